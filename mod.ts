@@ -1,0 +1,67 @@
+/**
+ * Channels for JavaScript: the channel owns pooled memory and flows buffers up to your code.
+ *
+ * A writer asks the channel for memory (`getMemory`), fills it, `advance`s and `flush`es; the
+ * reader gets every buffered byte as one multi-segment {@linkcode ReadableBuffer} and says how
+ * much it consumed and examined (`advanceTo`). A flush waits while the reader is too far
+ * behind (backpressure). The pool's memory is WebAssembly linear memory, so WebAssembly
+ * kernels (search today, codecs next) work on the bytes where they lie.
+ *
+ * | API | copies? | views die at |
+ * | --- | --- | --- |
+ * | `writer.getMemory()` | no | next `getMemory`/`flush`/`write`/`complete` |
+ * | `writer.write(data)` | once, into pool memory | — |
+ * | `writer.writeUtf8(text)` | encodes into pool memory | — |
+ * | `reader.read()` → `buffer` and its views/slices | no | next `advanceTo` (or `complete`) |
+ * | `buffer.toUint8Array()` / `copyTo()` | yes | never (your memory) |
+ *
+ * @example Producer and consumer with backpressure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Channel, MemoryPool } from "./mod.ts";
+ *
+ * const pool = new MemoryPool();
+ * const channel = new Channel({ pool, pauseWriterThreshold: 8192, resumeWriterThreshold: 4096 });
+ *
+ * const producer = (async () => {
+ *   for (let i = 0; i < 100; i++) {
+ *     const memory = channel.writer.getMemory(1024);
+ *     memory.fill(i, 0, 1024);
+ *     channel.writer.advance(1024);
+ *     const { isCompleted } = await channel.writer.flush(); // waits while the reader lags
+ *     if (isCompleted) break;
+ *   }
+ *   channel.writer.complete();
+ * })();
+ *
+ * let total = 0;
+ * for (;;) {
+ *   const { buffer, isCompleted } = await channel.reader.read();
+ *   total += buffer.length;
+ *   channel.reader.advanceTo(buffer.length);
+ *   if (isCompleted) break;
+ * }
+ * channel.reader.complete();
+ * await producer;
+ * assert.equal(total, 102400);
+ * assert.equal(pool.stats().rentedBlocks, 0);
+ * ```
+ *
+ * @module
+ */
+
+export { Channel, type ChannelOptions } from "./src/channel.ts";
+export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "./src/readable_channel.ts";
+export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_channel.ts";
+export { ReadableBuffer } from "./src/readable_buffer.ts";
+export { BufferReader } from "./src/buffer_reader.ts";
+export {
+  MemoryPool,
+  type MemoryPoolOptions,
+  type MemoryPoolStats,
+  POISON_BYTE,
+  PoolBlock,
+  Slab,
+} from "./src/memory_pool.ts";
+export { ChannelStateError, type ChannelStateErrorCode } from "./src/errors.ts";
+export { setWasmModule } from "./src/_wasm/kernels.ts";

@@ -1,0 +1,129 @@
+/**
+ * Loading of the kernels module (AssemblyScript sources in `wasm/`, bytes embedded in
+ * `kernels.generated.ts`) and its instances, one per pool memory.
+ *
+ * - Nothing is compiled at import: the module compiles on first use, once.
+ * - The SIMD build is chosen when `WebAssembly.validate` accepts it, else the scalar build.
+ * - Hosts that refuse to compile bytes (Cloudflare Workers, Vercel Edge) take a precompiled
+ *   module through {@linkcode setWasmModule}.
+ * - The kernels import their memory, so each slab gets its own instance over its own memory;
+ *   the first {@linkcode KERNEL_RESERVED_BYTES} bytes of every memory belong to the kernels.
+ *
+ * @module
+ */
+
+import { KERNELS_SCALAR_WASM_B64, KERNELS_SIMD_WASM_B64 } from "./kernels.generated.ts";
+
+/** Bytes at the start of every pool memory kept for the kernels' static data and scratch. */
+export const KERNEL_RESERVED_BYTES = 65536;
+
+/** The exports of the kernels module; pointers are byte offsets into the instance's memory. */
+export interface Kernels {
+  /** Offset of the first byte equal to `value` in `[ptr, ptr + len)`, or -1. */
+  memchr(ptr: number, len: number, value: number): number;
+}
+
+/** Which build of the kernels a module is. */
+export type KernelVariant = "simd" | "scalar";
+
+const REQUIRED_EXPORTS = ["memchr"] as const;
+
+let injected: WebAssembly.Module | undefined;
+let compiled: WebAssembly.Module | undefined;
+let compiledVariant: KernelVariant | undefined;
+let compileError: Error | undefined;
+
+/**
+ * Gives the library a precompiled kernels module, for hosts that forbid compiling WebAssembly
+ * from bytes (Cloudflare Workers, Vercel Edge). Call it once at startup, before the first
+ * codec or search runs; memories already instantiated keep their instances.
+ *
+ * @param module The module compiled from the library's kernels (`codecs.wasm` in the npm
+ * package), for example from `import module from "@channels/channels/codecs.wasm"`.
+ * @throws {TypeError} When `module` is not a `WebAssembly.Module`, or lacks an export the
+ * library needs.
+ *
+ * @example Injecting a module compiled elsewhere
+ * ```ts
+ * import { setWasmModule } from "./mod.ts";
+ * import { KERNELS_SIMD_WASM_B64 } from "./src/_wasm/kernels.generated.ts";
+ *
+ * // On an edge host this module comes from a `.wasm` import instead.
+ * const bytes = Uint8Array.from(atob(KERNELS_SIMD_WASM_B64), (c) => c.charCodeAt(0));
+ * setWasmModule(new WebAssembly.Module(bytes));
+ * ```
+ */
+export function setWasmModule(module: WebAssembly.Module): void {
+  if (!(module instanceof WebAssembly.Module)) {
+    throw new TypeError(`Cannot use the module as it is not a WebAssembly.Module: received ${typeof module}`);
+  }
+  const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  for (const name of REQUIRED_EXPORTS) {
+    if (!names.has(name)) {
+      throw new TypeError(`Cannot use the module as it does not export "${name}": received exports ${[...names].join(", ")}`);
+    }
+  }
+  injected = module;
+  compileError = undefined;
+}
+
+/** The kernels module: injected, or compiled from the embedded bytes on first use. */
+export function kernelModule(): WebAssembly.Module {
+  if (injected !== undefined) return injected;
+  if (compiled !== undefined) return compiled;
+  if (compileError !== undefined) throw compileError;
+  try {
+    const variant = WebAssembly.validate(decodeBase64(KERNELS_SIMD_WASM_B64)) ? "simd" : "scalar";
+    compiled = compileKernels(variant);
+    compiledVariant = variant;
+    return compiled;
+  } catch (error) {
+    compileError = explainCompileError(error);
+    throw compileError;
+  }
+}
+
+/** Compiles one build of the embedded kernels (tests compare the builds). */
+export function compileKernels(variant: KernelVariant): WebAssembly.Module {
+  return new WebAssembly.Module(decodeBase64(variant === "simd" ? KERNELS_SIMD_WASM_B64 : KERNELS_SCALAR_WASM_B64));
+}
+
+/** Which build {@linkcode kernelModule} picked, or `"injected"`; `undefined` before first use. */
+export function kernelVariant(): KernelVariant | "injected" | undefined {
+  if (injected !== undefined) return "injected";
+  return compiledVariant;
+}
+
+/** Instantiates `module` (by default {@linkcode kernelModule}) over `memory`. */
+export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssembly.Module = kernelModule()): Kernels {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as Kernels;
+}
+
+/** Forgets the compiled and injected modules (tests only). */
+export function resetKernelsForTesting(): void {
+  injected = undefined;
+  compiled = undefined;
+  compiledVariant = undefined;
+  compileError = undefined;
+}
+
+function explainCompileError(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/disallowed|not allowed|forbid|CSP|unsafe-eval/i.test(message)) {
+    return new Error(
+      `Cannot compile the WebAssembly kernels as this host forbids compiling WebAssembly from bytes: ` +
+        `import the precompiled module (\`import module from "@channels/channels/codecs.wasm"\`) and pass it to ` +
+        `setWasmModule(module) before first use (received "${message}")`,
+      { cause: error },
+    );
+  }
+  return new Error(`Cannot compile the WebAssembly kernels: received "${message}"`, { cause: error });
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

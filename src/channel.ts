@@ -1,0 +1,642 @@
+/**
+ * {@linkcode Channel}: a buffer of pool memory between one writer and one reader, with
+ * backpressure (the seed's MemoryPoolChannel, .NET's Pipe).
+ *
+ * @module
+ */
+
+import { BufferSegment } from "./_segment.ts";
+import { Waiter } from "./_waiter.ts";
+import { isIntegerIn, rangeError, stateError, typeError } from "./errors.ts";
+import { MemoryPool, type PoolBlock } from "./memory_pool.ts";
+import { ReadableBuffer, retargetBuffer } from "./readable_buffer.ts";
+import type { ReadableChannel, ReadOptions, ReadResult } from "./readable_channel.ts";
+import type { FlushOptions, FlushResult, WritableChannel } from "./writable_channel.ts";
+
+/** Options of {@linkcode Channel}. */
+export interface ChannelOptions {
+  /**
+   * Where segments come from.
+   *
+   * @default {MemoryPool.shared}
+   */
+  pool?: MemoryPool;
+  /**
+   * A flush waits while the reader has this many unexamined bytes or more. `0` never pauses.
+   * Checked in `flush`.
+   *
+   * @default {65536}
+   */
+  pauseWriterThreshold?: number;
+  /**
+   * A waiting flush resumes once unexamined bytes fall below this. From 1 to
+   * `pauseWriterThreshold` (0 only when pausing is off). Checked in `advanceTo`.
+   *
+   * @default {Math.floor(pauseWriterThreshold / 2)} (32768)
+   */
+  resumeWriterThreshold?: number;
+  /**
+   * Bytes a new segment holds at least; larger than the pool's `blockSize` means oversize
+   * blocks.
+   *
+   * @default {pool.blockSize} (4096)
+   */
+  minimumSegmentSize?: number;
+}
+
+// Read states. Transitions (anything else throws a ChannelStateError):
+//
+// | state     | read()/tryRead() with data | read() without data | advanceTo()  | cancelPendingRead() |
+// |-----------|----------------------------|---------------------|--------------|---------------------|
+// | IDLE      | → ACTIVE                   | → PENDING           | throws       | flag for next read  |
+// | PENDING   | throws READ_IN_PROGRESS    | throws              | throws       | → TENTATIVE         |
+// | ACTIVE    | throws READ_IN_PROGRESS    | throws              | → IDLE       | flag for next read  |
+// | TENTATIVE | as IDLE (no advance needed)| as IDLE             | → IDLE       | flag for next read  |
+//
+// A flush or writer completion moves PENDING to ACTIVE; a canceled result is TENTATIVE.
+const IDLE = 0;
+const PENDING = 1;
+const ACTIVE = 2;
+const TENTATIVE = 3;
+type ReadState = typeof IDLE | typeof PENDING | typeof ACTIVE | typeof TENTATIVE;
+
+// Flush results are shared and frozen; so are the settled promises of them, which makes a
+// flush that need not wait allocation-free.
+const FLUSH_RESULTS: readonly FlushResult[] = [
+  Object.freeze({ isCompleted: false, isCanceled: false }),
+  Object.freeze({ isCompleted: false, isCanceled: true }),
+  Object.freeze({ isCompleted: true, isCanceled: false }),
+  Object.freeze({ isCompleted: true, isCanceled: true }),
+];
+const FLUSH_PROMISES: readonly Promise<FlushResult>[] = FLUSH_RESULTS.map((r) => Promise.resolve(r));
+
+function flushResult(completed: boolean, canceled: boolean): FlushResult {
+  return FLUSH_RESULTS[(completed ? 2 : 0) + (canceled ? 1 : 0)] as FlushResult;
+}
+
+function flushPromise(completed: boolean, canceled: boolean): Promise<FlushResult> {
+  return FLUSH_PROMISES[(completed ? 2 : 0) + (canceled ? 1 : 0)] as Promise<FlushResult>;
+}
+
+/** The one result object a channel reuses for every read. */
+class ChannelReadResult implements ReadResult {
+  buffer: ReadableBuffer;
+  isCompleted = false;
+  isCanceled = false;
+  constructor(buffer: ReadableBuffer) {
+    this.buffer = buffer;
+  }
+}
+
+// Segment objects kept for reuse per channel (as Pipe's BufferSegment stack).
+const MAX_SPARE_SEGMENTS = 256;
+const MAX_MINIMUM_SEGMENT_SIZE = 1024 * 1024 * 1024;
+
+let createFacades: (channel: Channel) => [ReadableChannel, WritableChannel];
+
+/**
+ * A channel: the writer rents pool memory, fills it and flushes; the reader gets every
+ * flushed byte as one {@linkcode ReadableBuffer} of segments and says how much it consumed
+ * and examined. Nothing is copied inside the channel.
+ *
+ * - **Backpressure** counts *examined* bytes: a flush waits while the reader has
+ *   `pauseWriterThreshold` or more bytes it has not examined, until they fall below
+ *   `resumeWriterThreshold`.
+ * - **Memory**: segments go back to the pool as soon as they are consumed, and all of them
+ *   once both sides completed.
+ * - **Views** handed out by `getMemory` and by reads are views of pool memory (WebAssembly
+ *   memory that never grows, so they never detach); each API says when its views die.
+ * - One reader and one writer, which may run concurrently as async tasks.
+ *
+ * @example Writing and reading a message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Channel } from "./mod.ts";
+ *
+ * const { reader, writer } = new Channel();
+ * const memory = writer.getMemory(5);
+ * memory.set([104, 101, 108, 108, 111]);
+ * writer.advance(5);
+ * await writer.flush();
+ * writer.complete();
+ *
+ * const result = await reader.read();
+ * assert.equal(new TextDecoder().decode(result.buffer.toUint8Array()), "hello");
+ * assert.equal(result.isCompleted, true);
+ * reader.advanceTo(result.buffer.length);
+ * reader.complete();
+ * ```
+ *
+ * @example Parsing lines, keeping a partial line for the next read
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BufferReader, Channel } from "./mod.ts";
+ *
+ * const channel = new Channel();
+ * const lines: string[] = [];
+ * const consumer = (async () => {
+ *   for (;;) {
+ *     const { buffer, isCompleted } = await channel.reader.read();
+ *     const parser = new BufferReader(buffer);
+ *     for (let line; (line = parser.tryReadTo(0x0a)) !== undefined;) {
+ *       lines.push(new TextDecoder().decode(line.toUint8Array()));
+ *     }
+ *     // Consumed: the whole lines. Examined: everything, so the next read waits for more.
+ *     channel.reader.advanceTo(parser.consumed, buffer.length);
+ *     if (isCompleted) break;
+ *   }
+ *   channel.reader.complete();
+ * })();
+ * await channel.writer.writeUtf8("first\nsec");
+ * await channel.writer.writeUtf8("ond\n");
+ * channel.writer.complete();
+ * await consumer;
+ * assert.deepEqual(lines, ["first", "second"]);
+ * ```
+ */
+export class Channel {
+  /** The reading side. */
+  readonly reader: ReadableChannel;
+  /** The writing side. */
+  readonly writer: WritableChannel;
+
+  readonly #pool: MemoryPool;
+  readonly #pause: number;
+  readonly #resume: number;
+  readonly #minimumSegmentSize: number;
+
+  // Segments holding unconsumed (or unflushed) bytes, oldest first: #segments[#segmentHead..].
+  // Consecutive segments are contiguous in the stream: next.runningIndex = seg.runningIndex + seg.end.
+  // The last one is the write head. Entries before #segmentHead are dead (compacted lazily).
+  readonly #segments: BufferSegment[] = [];
+  #segmentHead = 0;
+  readonly #spare: BufferSegment[] = [];
+
+  // Stream positions (bytes since creation or reset). Invariant:
+  // #headPosition <= #examinedPosition <= #tailPosition <= #writePosition.
+  #headPosition = 0; // first unconsumed byte
+  #examinedPosition = 0; // end of the bytes the reader has examined
+  #tailPosition = 0; // end of flushed bytes
+  #writePosition = 0; // end of committed (advanced) bytes
+
+  // Writer
+  #writing = false; // a getMemory view is out: its segment must not be released
+  #writeAvailable = 0; // bytes `advance` may still commit from the last getMemory view
+  #memoryView: Uint8Array | undefined; // the last getMemory view, reused while nothing moved
+  #memoryViewEnd = -1; // #writePosition when #memoryView was made
+  #writerCompleted = false;
+  #writerError: unknown = undefined;
+  #writerFailed = false;
+  #flushCancelRequested = false;
+  readonly #flushWaiter: Waiter<FlushResult>;
+
+  // Reader
+  #readState: ReadState = IDLE;
+  #readerCompleted = false;
+  #readerError: unknown = undefined;
+  #readerFailed = false;
+  #readCancelRequested = false;
+  #minimumRead = 1; // bytes the pending read waits for (readAtLeast)
+  #bufferStart = 0; // stream position of the last result's buffer
+  #bufferEnd = 0;
+  readonly #readWaiter: Waiter<ReadResult>;
+  readonly #buffer: ReadableBuffer;
+  readonly #result: ChannelReadResult;
+  readonly #ready: Promise<ReadResult>;
+
+  static {
+    createFacades = (channel) => {
+      const reader: ReadableChannel = {
+        read: (options?: ReadOptions) => channel.#read(1, options),
+        readAtLeast: (minimumSize: number, options?: ReadOptions) => {
+          if (!isIntegerIn(minimumSize, 0, Number.MAX_SAFE_INTEGER)) {
+            return Promise.reject(rangeError("read", "minimumSize must be a non-negative integer", minimumSize));
+          }
+          return channel.#read(Math.max(1, minimumSize), options);
+        },
+        tryRead: () => channel.#tryRead(),
+        advanceTo: (consumed: number, examined: number = consumed) => channel.#advanceTo(consumed, examined),
+        cancelPendingRead: () => channel.#cancelPendingRead(),
+        complete: (...error: [unknown?]) => channel.#completeReader(error),
+      };
+      const writer: WritableChannel = {
+        getMemory: (sizeHint: number = 0) => channel.#getMemory(sizeHint),
+        advance: (byteCount: number) => channel.#advance(byteCount),
+        flush: (options?: FlushOptions) => channel.#flush(options),
+        write: (data: Uint8Array, options?: FlushOptions) => channel.#write(data, options),
+        writeUtf8: (text: string, options?: FlushOptions) => channel.#writeUtf8(text, options),
+        get unflushedBytes() {
+          return channel.#writePosition - channel.#tailPosition;
+        },
+        cancelPendingFlush: () => channel.#cancelPendingFlush(),
+        complete: (...error: [unknown?]) => channel.#completeWriter(error),
+      };
+      return [reader, writer];
+    };
+  }
+
+  /**
+   * Creates a channel.
+   *
+   * @param options Pool, thresholds and segment size.
+   * @throws {RangeError} When a threshold or the segment size is out of range.
+   */
+  constructor(options: ChannelOptions = {}) {
+    const pool = options.pool ?? MemoryPool.shared;
+    if (!(pool instanceof MemoryPool)) throw typeError("create the channel", "pool must be a MemoryPool", pool);
+    const pause = options.pauseWriterThreshold ?? 65536;
+    if (!isIntegerIn(pause, 0, Number.MAX_SAFE_INTEGER)) {
+      throw rangeError("create the channel", "pauseWriterThreshold must be a non-negative integer", pause);
+    }
+    const resume = options.resumeWriterThreshold ?? Math.floor(pause / 2);
+    if (pause > 0 && !isIntegerIn(resume, 1, pause)) {
+      throw rangeError("create the channel", `resumeWriterThreshold must be an integer from 1 to ${pause}`, resume);
+    }
+    if (pause === 0 && !isIntegerIn(resume, 0, 0)) {
+      throw rangeError("create the channel", "resumeWriterThreshold must be 0 when pauseWriterThreshold is 0", resume);
+    }
+    const minimumSegmentSize = options.minimumSegmentSize ?? pool.blockSize;
+    if (!isIntegerIn(minimumSegmentSize, 1, MAX_MINIMUM_SEGMENT_SIZE)) {
+      throw rangeError(
+        "create the channel",
+        `minimumSegmentSize must be an integer from 1 to ${MAX_MINIMUM_SEGMENT_SIZE}`,
+        minimumSegmentSize,
+      );
+    }
+    this.#pool = pool;
+    this.#pause = pause;
+    this.#resume = resume;
+    this.#minimumSegmentSize = minimumSegmentSize;
+    this.#flushWaiter = new Waiter<FlushResult>(() => {});
+    this.#readWaiter = new Waiter<ReadResult>(() => {
+      this.#readState = IDLE;
+      this.#minimumRead = 1;
+    });
+    this.#buffer = new ReadableBuffer(this.#segments, 0, 0, 0, 0);
+    this.#result = new ChannelReadResult(this.#buffer);
+    this.#ready = Promise.resolve(this.#result);
+    [this.reader, this.writer] = createFacades(this);
+  }
+
+  /** The pool the channel rents from. */
+  get pool(): MemoryPool {
+    return this.#pool;
+  }
+
+  /** Flushed bytes the reader has not examined: the measure backpressure compares. */
+  get unexaminedBytes(): number {
+    return this.#tailPosition - this.#examinedPosition;
+  }
+
+  /**
+   * Makes a channel whose both sides completed usable again, as new.
+   *
+   * @throws {ChannelStateError} `RESET_WHILE_OPEN` when a side is not completed.
+   */
+  reset(): void {
+    if (!this.#readerCompleted || !this.#writerCompleted) throw stateError("RESET_WHILE_OPEN");
+    this.#releaseAll();
+    this.#headPosition = this.#examinedPosition = this.#tailPosition = this.#writePosition = 0;
+    this.#writing = false;
+    this.#writeAvailable = 0;
+    this.#memoryView = undefined;
+    this.#memoryViewEnd = -1;
+    this.#writerCompleted = this.#writerFailed = this.#flushCancelRequested = false;
+    this.#writerError = undefined;
+    this.#readState = IDLE;
+    this.#readerCompleted = this.#readerFailed = this.#readCancelRequested = false;
+    this.#readerError = undefined;
+    this.#minimumRead = 1;
+    this.#bufferStart = this.#bufferEnd = 0;
+    retargetBuffer(this.#buffer, this.#segments, 0, 0, 0, 0);
+  }
+
+  // ---- writer ----
+
+  #getMemory(sizeHint: number): Uint8Array {
+    if (this.#writerCompleted) throw stateError("WRITER_COMPLETED");
+    if (!isIntegerIn(sizeHint, 0, Number.MAX_SAFE_INTEGER)) {
+      throw rangeError("get memory", "sizeHint must be a non-negative integer", sizeHint);
+    }
+    const need = sizeHint > 0 ? sizeHint : 1;
+    const view = this.#memoryView;
+    if (view !== undefined && this.#memoryViewEnd === this.#writePosition && view.length >= need) {
+      this.#writing = true;
+      this.#writeAvailable = view.length;
+      return view;
+    }
+    const seg = this.#ensureSpace(need);
+    const fresh = seg.bytes.subarray(seg.end);
+    this.#memoryView = fresh;
+    this.#memoryViewEnd = this.#writePosition;
+    this.#writing = true;
+    this.#writeAvailable = fresh.length;
+    return fresh;
+  }
+
+  #advance(byteCount: number): void {
+    if (this.#writerCompleted) throw stateError("WRITER_COMPLETED");
+    if (!isIntegerIn(byteCount, 0, this.#writeAvailable)) {
+      throw rangeError(
+        "advance the writer",
+        `byteCount must be an integer from 0 to ${this.#writeAvailable} (what the last getMemory() view has left)`,
+        byteCount,
+      );
+    }
+    // Once the reader is gone, bytes are dropped: the write head is reused (see #ensureSpace).
+    if (byteCount === 0 || this.#readerCompleted) return;
+    (this.#segments[this.#segments.length - 1] as BufferSegment).end += byteCount;
+    this.#writePosition += byteCount;
+    this.#writeAvailable -= byteCount;
+  }
+
+  #flush(options: FlushOptions | undefined): Promise<FlushResult> {
+    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    this.#commit();
+    if (this.#readerCompleted) {
+      if (this.#readerFailed) return Promise.reject(this.#readerError);
+      const canceled = this.#flushCancelRequested;
+      this.#flushCancelRequested = false;
+      return flushPromise(true, canceled);
+    }
+    if (this.#flushWaiter.pending) return this.#flushWaiter.promise;
+    if (this.#flushCancelRequested) {
+      this.#flushCancelRequested = false;
+      return flushPromise(false, true);
+    }
+    if (this.#shouldPause()) return this.#flushWaiter.wait(signal);
+    return flushPromise(false, false);
+  }
+
+  #write(data: Uint8Array, options: FlushOptions | undefined): Promise<FlushResult> {
+    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    if (!(data instanceof Uint8Array)) return Promise.reject(typeError("write", "data must be a Uint8Array", data));
+    if (this.#readerCompleted) return this.#flush(options);
+    try {
+      let offset = 0;
+      const length = data.length;
+      while (offset < length) {
+        const seg = this.#ensureSpace(1);
+        const n = Math.min(seg.bytes.length - seg.end, length - offset);
+        seg.bytes.set(n === length ? data : data.subarray(offset, offset + n), seg.end);
+        seg.end += n;
+        this.#writePosition += n;
+        offset += n;
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flush(options);
+  }
+
+  #writeUtf8(text: string, options: FlushOptions | undefined): Promise<FlushResult> {
+    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    if (typeof text !== "string") return Promise.reject(typeError("write text", "text must be a string", text));
+    if (this.#readerCompleted) return this.#flush(options);
+    try {
+      let rest = text;
+      while (rest.length > 0) {
+        // 4 free bytes always fit the next code point, so every turn makes progress.
+        const seg = this.#ensureSpace(rest.length > 1 ? 4 : 3);
+        const { read, written } = encoder.encodeInto(rest, seg.bytes.subarray(seg.end));
+        seg.end += written;
+        this.#writePosition += written;
+        rest = read === rest.length ? "" : rest.slice(read);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flush(options);
+  }
+
+  #cancelPendingFlush(): void {
+    if (this.#flushWaiter.pending) this.#flushWaiter.resolve(flushResult(this.#readerCompleted, true));
+    else this.#flushCancelRequested = true;
+  }
+
+  #completeWriter(args: [unknown?]): void {
+    if (this.#writerCompleted) return;
+    this.#writerCompleted = true;
+    if (args.length > 0 && args[0] !== undefined) {
+      this.#writerFailed = true;
+      this.#writerError = args[0];
+    }
+    // Completing commits what was advanced but not flushed.
+    this.#tailPosition = this.#writePosition;
+    this.#writing = false;
+    this.#writeAvailable = 0;
+    this.#memoryView = undefined;
+    if (this.#flushWaiter.pending) this.#flushWaiter.resolve(flushResult(this.#readerCompleted, false));
+    if (this.#readState === PENDING) this.#settleRead();
+    if (this.#readerCompleted) this.#releaseAll();
+    else this.#releaseConsumed();
+  }
+
+  /** Commits advanced bytes and wakes a waiting reader if they are enough. */
+  #commit(): void {
+    this.#writing = false;
+    this.#writeAvailable = 0;
+    if (this.#writePosition === this.#tailPosition) return;
+    this.#tailPosition = this.#writePosition;
+    if (this.#readState === PENDING && this.#canRead(this.#minimumRead)) this.#settleRead();
+  }
+
+  #shouldPause(): boolean {
+    if (this.#pause === 0 || this.#tailPosition - this.#examinedPosition < this.#pause) return false;
+    // A readAtLeast that needs more than is buffered must get it: pausing would deadlock.
+    return !(this.#readState === PENDING && this.#tailPosition - this.#headPosition < this.#minimumRead);
+  }
+
+  /** The write head with at least `need` free bytes, renting a block when needed. */
+  #ensureSpace(need: number): BufferSegment {
+    const segments = this.#segments;
+    let seg = segments[segments.length - 1];
+    if (seg !== undefined && segments.length > this.#segmentHead) {
+      if (this.#readerCompleted) seg.end = 0; // nobody reads: reuse the block from its start
+      if (seg.bytes.length - seg.end >= need) return seg;
+      if (seg.end === 0) {
+        // An empty write head too small for the request: swap its block for a larger one.
+        const block = this.#pool.rent(Math.max(this.#minimumSegmentSize, need));
+        this.#pool.release(seg.block as PoolBlock);
+        seg.block = block;
+        seg.bytes = block.bytes;
+        return seg;
+      }
+    }
+    const block = this.#pool.rent(Math.max(this.#minimumSegmentSize, need));
+    seg = this.#spare.pop();
+    if (seg === undefined) {
+      seg = new BufferSegment(block, block.bytes, 0, this.#writePosition);
+    } else {
+      seg.block = block;
+      seg.bytes = block.bytes;
+      seg.end = 0;
+      seg.runningIndex = this.#writePosition;
+    }
+    segments.push(seg);
+    return seg;
+  }
+
+  // ---- reader ----
+
+  #read(minimum: number, options: ReadOptions | undefined): Promise<ReadResult> {
+    if (this.#readerCompleted) return Promise.reject(stateError("READER_COMPLETED"));
+    if (this.#readState === PENDING || this.#readState === ACTIVE) {
+      return Promise.reject(stateError("READ_IN_PROGRESS"));
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    this.#readState = IDLE;
+    if (this.#writerFailed) return Promise.reject(this.#writerError);
+    if (this.#canRead(minimum)) {
+      this.#fillResult();
+      return this.#ready;
+    }
+    this.#minimumRead = minimum;
+    this.#readState = PENDING;
+    // ReadAtLeast past the pause threshold: let the paused writer go on, or it never could.
+    if (this.#flushWaiter.pending && this.#tailPosition - this.#headPosition < minimum) {
+      this.#flushWaiter.resolve(flushResult(false, false));
+    }
+    return this.#readWaiter.wait(signal);
+  }
+
+  #tryRead(): ReadResult | undefined {
+    if (this.#readerCompleted) throw stateError("READER_COMPLETED");
+    if (this.#readState === PENDING || this.#readState === ACTIVE) throw stateError("READ_IN_PROGRESS");
+    this.#readState = IDLE;
+    if (this.#writerFailed) throw this.#writerError;
+    if (!this.#canRead(1)) return undefined;
+    this.#fillResult();
+    return this.#result;
+  }
+
+  #canRead(minimum: number): boolean {
+    return this.#readCancelRequested || this.#writerCompleted ||
+      (this.#tailPosition > this.#examinedPosition && this.#tailPosition - this.#headPosition >= minimum);
+  }
+
+  /** Settles the pending read from the current state. */
+  #settleRead(): void {
+    this.#minimumRead = 1;
+    if (this.#writerFailed && !this.#readCancelRequested) {
+      this.#readState = IDLE;
+      this.#readWaiter.reject(this.#writerError);
+      return;
+    }
+    this.#fillResult();
+    this.#readWaiter.resolve(this.#result);
+  }
+
+  /** Points the shared result at every flushed, unconsumed byte. */
+  #fillResult(): void {
+    const canceled = this.#readCancelRequested;
+    this.#readCancelRequested = false;
+    const segments = this.#segments;
+    const start = this.#headPosition;
+    const end = this.#tailPosition;
+    const first = this.#segmentHead;
+    let last = segments.length - 1;
+    // The write head may hold only unflushed bytes: step back to the segment holding end - 1.
+    while (last > first && (segments[last] as BufferSegment).runningIndex >= end) last--;
+    retargetBuffer(this.#buffer, segments, first, Math.max(first, last), start, end);
+    this.#result.isCompleted = this.#writerCompleted;
+    this.#result.isCanceled = canceled;
+    this.#bufferStart = start;
+    this.#bufferEnd = end;
+    this.#readState = canceled ? TENTATIVE : ACTIVE;
+  }
+
+  #advanceTo(consumed: number, examined: number): void {
+    if (this.#readerCompleted) throw stateError("READER_COMPLETED");
+    if (this.#readState !== ACTIVE && this.#readState !== TENTATIVE) throw stateError("NO_READ_TO_ADVANCE");
+    const length = this.#bufferEnd - this.#bufferStart;
+    if (!isIntegerIn(consumed, 0, length)) {
+      throw rangeError("advance the reader", `consumed must be an integer from 0 to ${length}`, consumed);
+    }
+    if (!isIntegerIn(examined, 0, length)) {
+      throw rangeError("advance the reader", `examined must be an integer from 0 to ${length}`, examined);
+    }
+    if (examined < consumed) throw stateError("EXAMINED_BEFORE_CONSUMED");
+    const examinedPosition = this.#bufferStart + examined;
+    if (examinedPosition < this.#examinedPosition) throw stateError("EXAMINED_MOVED_BACKWARDS");
+
+    this.#readState = IDLE;
+    this.#examinedPosition = examinedPosition;
+    this.#headPosition = this.#bufferStart + consumed;
+    this.#releaseConsumed();
+    if (this.#flushWaiter.pending && this.#tailPosition - this.#examinedPosition < this.#resume) {
+      const canceled = this.#flushCancelRequested;
+      this.#flushCancelRequested = false;
+      this.#flushWaiter.resolve(flushResult(false, canceled));
+    }
+  }
+
+  #cancelPendingRead(): void {
+    this.#readCancelRequested = true;
+    if (this.#readState === PENDING) this.#settleRead();
+  }
+
+  #completeReader(args: [unknown?]): void {
+    if (this.#readerCompleted) return;
+    this.#readerCompleted = true;
+    if (args.length > 0 && args[0] !== undefined) {
+      this.#readerFailed = true;
+      this.#readerError = args[0];
+    }
+    if (this.#readState === PENDING) this.#readWaiter.reject(stateError("READER_COMPLETED"));
+    this.#readState = IDLE;
+    // Unread bytes are dropped.
+    this.#headPosition = this.#examinedPosition = this.#tailPosition;
+    if (this.#flushWaiter.pending) {
+      if (this.#readerFailed) this.#flushWaiter.reject(this.#readerError);
+      else this.#flushWaiter.resolve(flushResult(true, false));
+    }
+    if (this.#writerCompleted) this.#releaseAll();
+    else this.#releaseConsumed();
+  }
+
+  // ---- memory ----
+
+  /** Returns fully consumed segments to the pool (the write head only when no view is out). */
+  #releaseConsumed(): void {
+    const segments = this.#segments;
+    let i = this.#segmentHead;
+    const count = segments.length;
+    while (i < count) {
+      const seg = segments[i] as BufferSegment;
+      if (seg.runningIndex + seg.end > this.#headPosition) break;
+      if (i === count - 1 && (this.#writing || (this.#readerCompleted && !this.#writerCompleted))) break;
+      this.#recycle(seg);
+      i++;
+    }
+    this.#segmentHead = i;
+    if (i === count) {
+      segments.length = 0;
+      this.#segmentHead = 0;
+      this.#memoryView = undefined;
+    } else if (i >= 32 && i * 2 >= count) {
+      segments.copyWithin(0, i);
+      segments.length = count - i;
+      this.#segmentHead = 0;
+    }
+  }
+
+  #releaseAll(): void {
+    const segments = this.#segments;
+    for (let i = this.#segmentHead; i < segments.length; i++) this.#recycle(segments[i] as BufferSegment);
+    segments.length = 0;
+    this.#segmentHead = 0;
+    this.#memoryView = undefined;
+  }
+
+  #recycle(seg: BufferSegment): void {
+    this.#pool.release(seg.block as PoolBlock);
+    seg.block = null;
+    if (this.#spare.length < MAX_SPARE_SEGMENTS) this.#spare.push(seg);
+  }
+}
+
+const encoder = new TextEncoder();

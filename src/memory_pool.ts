@@ -1,0 +1,290 @@
+/**
+ * The memory a channel hands out: fixed-size blocks carved from slabs of
+ * `WebAssembly.Memory`, so WebAssembly kernels run on the bytes where they lie.
+ *
+ * @module
+ */
+
+import { instantiateKernels, KERNEL_RESERVED_BYTES, type Kernels } from "./_wasm/kernels.ts";
+import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
+import { isIntegerIn, rangeError, stateError } from "./errors.ts";
+
+/** Options of {@linkcode MemoryPool}. */
+export interface MemoryPoolOptions {
+  /**
+   * Bytes in one block: the unit a channel segment rents. An integer multiple of 16 from 16
+   * to 16 MiB.
+   *
+   * @default {4096}
+   */
+  blockSize?: number;
+  /**
+   * Blocks in one slab (one `WebAssembly.Memory`). A slab is created whenever the free list is
+   * empty, and never grown.
+   *
+   * @default {256}
+   */
+  blocksPerSlab?: number;
+  /**
+   * Upper bound on `stats().reservedBytes` (slabs, their kernel areas and oversize blocks).
+   * A rent that would pass it throws a `RangeError` instead of reserving more.
+   *
+   * @default {Infinity}
+   */
+  maxBytes?: number;
+  /**
+   * Fill every released block with {@linkcode POISON_BYTE}, so a view used after its block
+   * was released shows the poison instead of plausible bytes. For tests and debugging.
+   *
+   * @default {false}
+   */
+  debug?: boolean;
+}
+
+/** What {@linkcode MemoryPool.stats} reports. */
+export interface MemoryPoolStats {
+  /** Slabs (`WebAssembly.Memory` objects of `blocksPerSlab` blocks) created so far. */
+  slabs: number;
+  /** Blocks rented and not yet released, oversize blocks included. */
+  rentedBlocks: number;
+  /** Blocks on the free list, ready to rent. */
+  freeBlocks: number;
+  /** Oversize blocks (larger than `blockSize`) rented and not yet released. */
+  oversizeBlocks: number;
+  /** Bytes of WebAssembly memory the pool holds: slabs plus rented oversize blocks. */
+  reservedBytes: number;
+}
+
+/** The byte a debug pool writes over released blocks. */
+export const POISON_BYTE = 0xdd;
+
+/**
+ * One block of pool memory. Channels rent blocks for their segments; code that writes a
+ * custom channel can rent them too. `bytes` is a view of the whole block that stays valid for
+ * the life of the pool (memories never grow), but the bytes belong to the renter only until
+ * {@linkcode MemoryPool.release}.
+ */
+export class PoolBlock {
+  /** A view of the whole block. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** The memory the block lives in (for WebAssembly kernels). */
+  readonly memory: WebAssembly.Memory;
+  /** Offset of the block's first byte in {@linkcode PoolBlock.memory}. */
+  readonly byteOffset: number;
+  /** True while rented. */
+  rented: boolean = false;
+  readonly #slab: Slab;
+
+  /** Internal: blocks are created by the pool. */
+  constructor(slab: Slab, byteOffset: number, byteLength: number) {
+    this.#slab = slab;
+    this.memory = slab.memory;
+    this.byteOffset = byteOffset;
+    this.bytes = new Uint8Array(slab.memory.buffer as ArrayBuffer, byteOffset, byteLength);
+  }
+
+  /** The kernels instance over this block's memory (created on first use). */
+  kernels(): Kernels {
+    return this.#slab.kernels();
+  }
+
+  /** The slab this block belongs to. */
+  get slab(): Slab {
+    return this.#slab;
+  }
+}
+
+/** A `WebAssembly.Memory` of fixed size and its lazily created kernels instance. */
+export class Slab {
+  /** The memory; never grown. */
+  readonly memory: WebAssembly.Memory;
+  /** The pool that created the slab. */
+  readonly pool: MemoryPool;
+  /** Bytes reserved by the memory. */
+  readonly byteLength: number;
+  #kernels: Kernels | undefined;
+
+  /** Internal: slabs are created by the pool. */
+  constructor(pool: MemoryPool, pages: number) {
+    this.pool = pool;
+    this.memory = createFixedMemory(pages);
+    this.byteLength = pages * WASM_PAGE_BYTES;
+  }
+
+  /** The kernels instance over this memory. */
+  kernels(): Kernels {
+    return this.#kernels ??= instantiateKernels(this.memory);
+  }
+}
+
+const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
+const MAX_SLAB_BYTES = 1024 * 1024 * 1024;
+
+let sharedPool: MemoryPool | undefined;
+
+/**
+ * A pool of fixed-size blocks of WebAssembly memory.
+ *
+ * - Blocks come from slabs: one `WebAssembly.Memory` of `blocksPerSlab` blocks each, created
+ *   with `maximum === initial` and never grown, so **no view of pool memory is ever detached**.
+ *   The first 64 KiB of every slab are kept for the WebAssembly kernels.
+ * - Released blocks go on a free list and are rented again last-in first-out (warm in cache).
+ * - A rent larger than `blockSize` gets an oversize block: a memory of its own, dropped when
+ *   released.
+ * - WebAssembly memory cannot shrink, so slabs live as long as the pool.
+ *
+ * @example Sharing one pool between channels, and watching it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Channel, MemoryPool } from "./mod.ts";
+ *
+ * const pool = new MemoryPool({ maxBytes: 8 * 1024 * 1024 });
+ * const channel = new Channel({ pool });
+ * await channel.writer.write(new Uint8Array([1, 2, 3]));
+ * assert.equal(pool.stats().rentedBlocks, 1);
+ *
+ * const { buffer } = await channel.reader.read();
+ * channel.reader.advanceTo(buffer.length);
+ * channel.writer.complete();
+ * channel.reader.complete();
+ * assert.equal(pool.stats().rentedBlocks, 0);
+ * ```
+ */
+export class MemoryPool {
+  /** Bytes in one block. */
+  readonly blockSize: number;
+  /** Blocks in one slab. */
+  readonly blocksPerSlab: number;
+  /** Upper bound on reserved bytes. */
+  readonly maxBytes: number;
+  /** Whether released blocks are poisoned. */
+  readonly debug: boolean;
+
+  // Invariant: #free holds exactly the slab blocks that are not rented.
+  readonly #free: PoolBlock[] = [];
+  #slabs = 0;
+  #rented = 0;
+  #oversize = 0;
+  // Slab bytes plus the bytes of rented oversize blocks' memories.
+  #reservedBytes = 0;
+  readonly #slabPages: number;
+
+  /**
+   * Creates a pool. No memory is reserved until the first rent.
+   *
+   * @param options Block and slab sizes, a limit, and the debug switch.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: MemoryPoolOptions = {}) {
+    const { blockSize = 4096, blocksPerSlab = 256, maxBytes = Infinity, debug = false } = options;
+    if (!isIntegerIn(blockSize, 16, MAX_BLOCK_SIZE) || blockSize % 16 !== 0) {
+      throw rangeError("create the pool", "blockSize must be a multiple of 16 from 16 to 16777216", blockSize);
+    }
+    if (!isIntegerIn(blocksPerSlab, 1, Math.floor(MAX_SLAB_BYTES / blockSize))) {
+      throw rangeError(
+        "create the pool",
+        `blocksPerSlab must be an integer from 1 to ${Math.floor(MAX_SLAB_BYTES / blockSize)} for this blockSize`,
+        blocksPerSlab,
+      );
+    }
+    if (typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes <= 0) {
+      throw rangeError("create the pool", "maxBytes must be a positive number", maxBytes);
+    }
+    this.blockSize = blockSize;
+    this.blocksPerSlab = blocksPerSlab;
+    this.maxBytes = maxBytes;
+    this.debug = debug;
+    this.#slabPages = Math.ceil((KERNEL_RESERVED_BYTES + blockSize * blocksPerSlab) / WASM_PAGE_BYTES);
+  }
+
+  /** The pool channels use when none is given: default options, created on first use. */
+  static get shared(): MemoryPool {
+    return sharedPool ??= new MemoryPool();
+  }
+
+  /**
+   * Rents a block of at least `minimumSize` bytes (`blockSize` when smaller).
+   *
+   * @param minimumSize Bytes the block must hold at least.
+   * @returns A block; its `bytes` are the renter's until {@linkcode MemoryPool.release}.
+   * @throws {RangeError} When `minimumSize` is negative or not an integer, or the rent
+   * would pass `maxBytes`.
+   */
+  rent(minimumSize: number = 0): PoolBlock {
+    if (minimumSize > this.blockSize || !(minimumSize >= 0)) return this.#rentOversize(minimumSize);
+    let block = this.#free.pop();
+    if (block === undefined) {
+      this.#addSlab();
+      block = this.#free.pop() as PoolBlock;
+    }
+    block.rented = true;
+    this.#rented++;
+    return block;
+  }
+
+  /**
+   * Returns a rented block. Its bytes must not be used afterwards (a debug pool poisons them).
+   *
+   * @param block A block rented from this pool and not yet released.
+   * @throws {ChannelStateError} `BLOCK_NOT_RENTED` when the block is not rented from this pool.
+   */
+  release(block: PoolBlock): void {
+    if (!block.rented || block.slab.pool !== this) throw stateError("BLOCK_NOT_RENTED");
+    block.rented = false;
+    this.#rented--;
+    if (this.debug) block.bytes.fill(POISON_BYTE);
+    if (block.bytes.byteLength > this.blockSize) {
+      // Oversize: the memory is dropped with the block.
+      this.#oversize--;
+      this.#reservedBytes -= block.slab.byteLength;
+      return;
+    }
+    this.#free.push(block);
+  }
+
+  /** A snapshot of the pool's counters. */
+  stats(): MemoryPoolStats {
+    return {
+      slabs: this.#slabs,
+      rentedBlocks: this.#rented,
+      freeBlocks: this.#free.length,
+      oversizeBlocks: this.#oversize,
+      reservedBytes: this.#reservedBytes,
+    };
+  }
+
+  #reserve(bytes: number, what: string): void {
+    if (this.#reservedBytes + bytes > this.maxBytes) {
+      throw rangeError(
+        `rent ${what}`,
+        `the pool would hold ${this.#reservedBytes + bytes} bytes, over its maxBytes of ${this.maxBytes}`,
+        `${bytes} more bytes`,
+      );
+    }
+    this.#reservedBytes += bytes;
+  }
+
+  #addSlab(): void {
+    this.#reserve(this.#slabPages * WASM_PAGE_BYTES, "a block");
+    const slab = new Slab(this, this.#slabPages);
+    this.#slabs++;
+    // Pushed in reverse so blocks are rented in address order.
+    for (let i = this.blocksPerSlab - 1; i >= 0; i--) {
+      this.#free.push(new PoolBlock(slab, KERNEL_RESERVED_BYTES + i * this.blockSize, this.blockSize));
+    }
+  }
+
+  #rentOversize(size: number): PoolBlock {
+    if (!isIntegerIn(size, 0, 2 ** 32 - KERNEL_RESERVED_BYTES - WASM_PAGE_BYTES)) {
+      throw rangeError("rent a block", "the size must be an integer from 0 to 4294836224", size);
+    }
+    const pages = Math.ceil((KERNEL_RESERVED_BYTES + size) / WASM_PAGE_BYTES);
+    this.#reserve(pages * WASM_PAGE_BYTES, `a block of ${size} bytes`);
+    const slab = new Slab(this, pages);
+    const block = new PoolBlock(slab, KERNEL_RESERVED_BYTES, pages * WASM_PAGE_BYTES - KERNEL_RESERVED_BYTES);
+    block.rented = true;
+    this.#rented++;
+    this.#oversize++;
+    return block;
+  }
+}
