@@ -188,6 +188,9 @@ export class Channel {
   #writerError: unknown = undefined;
   #writerFailed = false;
   #flushCancelRequested = false;
+  // Hysteresis: set when a flush takes unexamined bytes from below the pause threshold to it
+  // or above, cleared when they fall below the resume threshold (or readAtLeast needs more).
+  #writerPaused = false;
   readonly #flushWaiter: Waiter<FlushResult>;
 
   // Reader
@@ -301,7 +304,7 @@ export class Channel {
     this.#writeAvailable = 0;
     this.#memoryView = undefined;
     this.#memoryViewEnd = -1;
-    this.#writerCompleted = this.#writerFailed = this.#flushCancelRequested = false;
+    this.#writerCompleted = this.#writerFailed = this.#flushCancelRequested = this.#writerPaused = false;
     this.#writerError = undefined;
     this.#readState = IDLE;
     this.#readerCompleted = this.#readerFailed = this.#readCancelRequested = false;
@@ -354,6 +357,7 @@ export class Channel {
     if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const before = this.#tailPosition - this.#examinedPosition;
     this.#commit();
     if (this.#readerCompleted) {
       if (this.#readerFailed) return Promise.reject(this.#readerError);
@@ -366,7 +370,8 @@ export class Channel {
       this.#flushCancelRequested = false;
       return flushPromise(false, true);
     }
-    if (this.#shouldPause()) return this.#flushWaiter.wait(signal);
+    if (this.#crossesPause(before)) this.#writerPaused = true;
+    if (this.#writerPaused) return this.#flushWaiter.wait(signal);
     return flushPromise(false, false);
   }
 
@@ -443,8 +448,11 @@ export class Channel {
     if (this.#readState === PENDING && this.#canRead(this.#minimumRead)) this.#settleRead();
   }
 
-  #shouldPause(): boolean {
-    if (this.#pause === 0 || this.#tailPosition - this.#examinedPosition < this.#pause) return false;
+  /** True when this flush took unexamined bytes from below the pause threshold to it or above. */
+  #crossesPause(before: number): boolean {
+    if (this.#pause === 0 || before >= this.#pause || this.#tailPosition - this.#examinedPosition < this.#pause) {
+      return false;
+    }
     // A readAtLeast that needs more than is buffered must get it: pausing would deadlock.
     return !(this.#readState === PENDING && this.#tailPosition - this.#headPosition < this.#minimumRead);
   }
@@ -497,8 +505,9 @@ export class Channel {
     this.#minimumRead = minimum;
     this.#readState = PENDING;
     // ReadAtLeast past the pause threshold: let the paused writer go on, or it never could.
-    if (this.#flushWaiter.pending && this.#tailPosition - this.#headPosition < minimum) {
-      this.#flushWaiter.resolve(flushResult(false, false));
+    if (this.#writerPaused && this.#tailPosition - this.#headPosition < minimum) {
+      this.#writerPaused = false;
+      if (this.#flushWaiter.pending) this.#flushWaiter.resolve(flushResult(false, false));
     }
     return this.#readWaiter.wait(signal);
   }
@@ -567,7 +576,10 @@ export class Channel {
     this.#examinedPosition = examinedPosition;
     this.#headPosition = this.#bufferStart + consumed;
     this.#releaseConsumed();
-    if (this.#flushWaiter.pending && this.#tailPosition - this.#examinedPosition < this.#resume) {
+    if (this.#writerPaused && this.#tailPosition - this.#examinedPosition < this.#resume) {
+      this.#writerPaused = false;
+    }
+    if (this.#flushWaiter.pending && !this.#writerPaused) {
       const canceled = this.#flushCancelRequested;
       this.#flushCancelRequested = false;
       this.#flushWaiter.resolve(flushResult(false, canceled));
@@ -588,6 +600,7 @@ export class Channel {
     }
     if (this.#readState === PENDING) this.#readWaiter.reject(stateError("READER_COMPLETED"));
     this.#readState = IDLE;
+    this.#writerPaused = false;
     // Unread bytes are dropped.
     this.#headPosition = this.#examinedPosition = this.#tailPosition;
     if (this.#flushWaiter.pending) {
