@@ -211,7 +211,9 @@ export class MemoryPool {
    * would pass `maxBytes`.
    */
   rent(minimumSize: number = 0): PoolBlock {
-    if (minimumSize > this.blockSize || !(minimumSize >= 0)) return this.#rentOversize(minimumSize);
+    if (minimumSize > this.blockSize || !(minimumSize >= 0) || !Number.isInteger(minimumSize)) {
+      return this.#rentOversize(minimumSize);
+    }
     let block = this.#free.pop();
     if (block === undefined) {
       this.#addSlab();
@@ -280,7 +282,13 @@ export class MemoryPool {
     }
     const pages = Math.ceil((KERNEL_RESERVED_BYTES + size) / WASM_PAGE_BYTES);
     this.#reserve(pages * WASM_PAGE_BYTES, `a block of ${size} bytes`);
-    const slab = new Slab(this, pages);
+    let slab: Slab;
+    try {
+      slab = new Slab(this, pages);
+    } catch (error) {
+      this.#reservedBytes -= pages * WASM_PAGE_BYTES; // the host refused the memory
+      throw error;
+    }
     const block = new PoolBlock(slab, KERNEL_RESERVED_BYTES, pages * WASM_PAGE_BYTES - KERNEL_RESERVED_BYTES);
     block.rented = true;
     this.#rented++;
