@@ -18,7 +18,7 @@
  * @example Producer and consumer with backpressure
  * ```ts
  * import assert from "node:assert/strict";
- * import { Channel, MemoryPool } from "./mod.ts";
+ * import { Channel, MemoryPool } from "@channels/channels";
  *
  * const pool = new MemoryPool();
  * const channel = new Channel({ pool, pauseWriterThreshold: 8192, resumeWriterThreshold: 4096 });
@@ -61,7 +61,6 @@ export {
   type MemoryPoolStats,
   POISON_BYTE,
   PoolBlock,
-  Slab,
 } from "./src/memory_pool.ts";
 export { ChannelStateError, type ChannelStateErrorCode } from "./src/errors.ts";
-export { setWasmModule } from "./src/_wasm/kernels.ts";
+export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";

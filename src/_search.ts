@@ -11,6 +11,7 @@
  */
 
 import type { BufferSegment } from "./_segment.ts";
+import { blockKernels } from "./memory_pool.ts";
 
 /** Which implementation {@linkcode indexOfByte} uses. */
 export type SearchStrategy = "wasm" | "native";
@@ -41,7 +42,7 @@ export function indexOfByte(seg: BufferSegment, from: number, to: number, value:
   if (block !== null && strategy === "wasm" && !wasmUnavailable) {
     let kernels;
     try {
-      kernels = block.kernels();
+      kernels = blockKernels(block);
     } catch {
       // No kernels on this host (compile refused and no module injected): native from now on.
       wasmUnavailable = true;

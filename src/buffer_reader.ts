@@ -16,7 +16,7 @@ import type { ReadableBuffer } from "./readable_buffer.ts";
  * @example Parsing length-prefixed records and reporting how far parsing got
  * ```ts
  * import assert from "node:assert/strict";
- * import { BufferReader, ReadableBuffer } from "./mod.ts";
+ * import { BufferReader, ReadableBuffer } from "@channels/channels";
  *
  * const buffer = ReadableBuffer.from([new Uint8Array([0, 2, 7]), new Uint8Array([9, 0, 5, 1])]);
  * const reader = new BufferReader(buffer);

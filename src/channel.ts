@@ -111,7 +111,7 @@ let createFacades: (channel: Channel) => [ReadableChannel, WritableChannel];
  * @example Writing and reading a message
  * ```ts
  * import assert from "node:assert/strict";
- * import { Channel } from "./mod.ts";
+ * import { Channel } from "@channels/channels";
  *
  * const { reader, writer } = new Channel();
  * const memory = writer.getMemory(5);
@@ -130,7 +130,7 @@ let createFacades: (channel: Channel) => [ReadableChannel, WritableChannel];
  * @example Parsing lines, keeping a partial line for the next read
  * ```ts
  * import assert from "node:assert/strict";
- * import { BufferReader, Channel } from "./mod.ts";
+ * import { BufferReader, Channel } from "@channels/channels";
  *
  * const channel = new Channel();
  * const lines: string[] = [];

@@ -35,11 +35,12 @@ export type ChannelStateErrorCode =
  * @example Telling misuse apart by code
  * ```ts
  * import assert from "node:assert/strict";
- * import { Channel, ChannelStateError } from "./mod.ts";
+ * import { Channel, ChannelStateError } from "@channels/channels";
  *
  * const channel = new Channel();
  * channel.writer.complete();
- * assert.throws(() => channel.writer.getMemory(), (e) => e instanceof ChannelStateError && e.code === "WRITER_COMPLETED");
+ * assert.throws(() => channel.writer.getMemory(), { name: "ChannelStateError", code: "WRITER_COMPLETED" });
+ * assert.ok(new ChannelStateError("READER_COMPLETED", "example") instanceof Error);
  * ```
  */
 export class ChannelStateError extends Error {

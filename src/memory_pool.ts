@@ -58,6 +58,9 @@ export interface MemoryPoolStats {
 /** The byte a debug pool writes over released blocks. */
 export const POISON_BYTE = 0xdd;
 
+let slabOf: (block: PoolBlock) => Slab;
+let createBlock: (slab: Slab, byteOffset: number, byteLength: number) => PoolBlock;
+
 /**
  * One block of pool memory. Channels rent blocks for their segments; code that writes a
  * custom channel can rent them too. `bytes` is a view of the whole block that stays valid for
@@ -75,27 +78,29 @@ export class PoolBlock {
   rented: boolean = false;
   readonly #slab: Slab;
 
+  static {
+    slabOf = (block) => block.#slab;
+    createBlock = (slab, byteOffset, byteLength) => new PoolBlock(slab, byteOffset, byteLength);
+  }
+
   /** Internal: blocks are created by the pool. */
-  constructor(slab: Slab, byteOffset: number, byteLength: number) {
+  private constructor(slab: Slab, byteOffset: number, byteLength: number) {
     this.#slab = slab;
     this.memory = slab.memory;
     this.byteOffset = byteOffset;
     this.bytes = new Uint8Array(slab.memory.buffer as ArrayBuffer, byteOffset, byteLength);
   }
 
-  /** The kernels instance over this block's memory (created on first use). */
-  kernels(): Kernels {
-    return this.#slab.kernels();
-  }
+}
 
-  /** The slab this block belongs to. */
-  get slab(): Slab {
-    return this.#slab;
-  }
+
+/** The kernels instance over a block's memory, created on first use (internal). */
+export function blockKernels(block: PoolBlock): Kernels {
+  return slabOf(block).kernels();
 }
 
 /** A `WebAssembly.Memory` of fixed size and its lazily created kernels instance. */
-export class Slab {
+class Slab {
   /** The memory; never grown. */
   readonly memory: WebAssembly.Memory;
   /** The pool that created the slab. */
@@ -136,7 +141,7 @@ let sharedPool: MemoryPool | undefined;
  * @example Sharing one pool between channels, and watching it
  * ```ts
  * import assert from "node:assert/strict";
- * import { Channel, MemoryPool } from "./mod.ts";
+ * import { Channel, MemoryPool } from "@channels/channels";
  *
  * const pool = new MemoryPool({ maxBytes: 8 * 1024 * 1024 });
  * const channel = new Channel({ pool });
@@ -231,14 +236,15 @@ export class MemoryPool {
    * @throws {ChannelStateError} `BLOCK_NOT_RENTED` when the block is not rented from this pool.
    */
   release(block: PoolBlock): void {
-    if (!block.rented || block.slab.pool !== this) throw stateError("BLOCK_NOT_RENTED");
+    const slab = slabOf(block);
+    if (!block.rented || slab.pool !== this) throw stateError("BLOCK_NOT_RENTED");
     block.rented = false;
     this.#rented--;
     if (this.debug) block.bytes.fill(POISON_BYTE);
     if (block.bytes.byteLength > this.blockSize) {
       // Oversize: the memory is dropped with the block.
       this.#oversize--;
-      this.#reservedBytes -= block.slab.byteLength;
+      this.#reservedBytes -= slab.byteLength;
       return;
     }
     this.#free.push(block);
@@ -272,7 +278,7 @@ export class MemoryPool {
     this.#slabs++;
     // Pushed in reverse so blocks are rented in address order.
     for (let i = this.blocksPerSlab - 1; i >= 0; i--) {
-      this.#free.push(new PoolBlock(slab, KERNEL_RESERVED_BYTES + i * this.blockSize, this.blockSize));
+      this.#free.push(createBlock(slab, KERNEL_RESERVED_BYTES + i * this.blockSize, this.blockSize));
     }
   }
 
@@ -289,7 +295,7 @@ export class MemoryPool {
       this.#reservedBytes -= pages * WASM_PAGE_BYTES; // the host refused the memory
       throw error;
     }
-    const block = new PoolBlock(slab, KERNEL_RESERVED_BYTES, pages * WASM_PAGE_BYTES - KERNEL_RESERVED_BYTES);
+    const block = createBlock(slab, KERNEL_RESERVED_BYTES, pages * WASM_PAGE_BYTES - KERNEL_RESERVED_BYTES);
     block.rented = true;
     this.#rented++;
     this.#oversize++;

@@ -40,7 +40,7 @@ let segmentsOf: (buffer: ReadableBuffer) => readonly BufferSegment[];
  * @example Finding a line that straddles two segments
  * ```ts
  * import assert from "node:assert/strict";
- * import { ReadableBuffer } from "./mod.ts";
+ * import { ReadableBuffer } from "@channels/channels";
  *
  * const utf8 = new TextEncoder();
  * const buffer = ReadableBuffer.from([utf8.encode("GET / HT"), utf8.encode("TP/1.1\r\nHost")]);
@@ -102,7 +102,7 @@ export class ReadableBuffer {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { ReadableBuffer } from "./mod.ts";
+   * import { ReadableBuffer } from "@channels/channels";
    *
    * const buffer = ReadableBuffer.from([new Uint8Array([1, 2]), new Uint8Array([3])]);
    * assert.equal(buffer.length, 3);

@@ -143,9 +143,16 @@ async function scenario(random: Random): Promise<void> {
         break;
       }
       case 7: // cancellations and aborts
-        if (random.chance(0.5)) reader.cancelPendingRead();
-        else if (random.chance(0.5)) writer.cancelPendingFlush();
-        else readAbort?.abort(new Error("aborted by the test"));
+        switch (random.int(0, 2)) {
+          case 0:
+            reader.cancelPendingRead();
+            break;
+          case 1:
+            writer.cancelPendingFlush();
+            break;
+          default:
+            readAbort?.abort(new Error("aborted by the test"));
+        }
         break;
       default:
         await settle();

@@ -45,12 +45,10 @@ let compileError: Error | undefined;
  *
  * @example Injecting a module compiled elsewhere
  * ```ts
- * import { setWasmModule } from "./mod.ts";
- * import { KERNELS_SIMD_WASM_B64 } from "./src/_wasm/kernels.generated.ts";
+ * import { setWasmModule, wasmModuleBytes } from "@channels/channels";
  *
- * // On an edge host this module comes from a `.wasm` import instead.
- * const bytes = Uint8Array.from(atob(KERNELS_SIMD_WASM_B64), (c) => c.charCodeAt(0));
- * setWasmModule(new WebAssembly.Module(bytes));
+ * // On an edge host the module comes from a `.wasm` import instead, compiled by the host.
+ * setWasmModule(new WebAssembly.Module(wasmModuleBytes()));
  * ```
  */
 export function setWasmModule(module: WebAssembly.Module): void {
@@ -83,9 +81,28 @@ export function kernelModule(): WebAssembly.Module {
   }
 }
 
+/**
+ * The bytes of the kernels module, for hosts that compile WebAssembly ahead of time (a build
+ * step that writes `codecs.wasm`, a worker that compiles once and posts the module).
+ *
+ * @param variant The SIMD build (default) or the scalar build for hosts without SIMD.
+ * @returns A fresh copy of the module's bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wasmModuleBytes } from "@channels/channels";
+ *
+ * assert.ok(WebAssembly.validate(wasmModuleBytes("scalar")));
+ * ```
+ */
+export function wasmModuleBytes(variant: KernelVariant = "simd"): Uint8Array<ArrayBuffer> {
+  return decodeBase64(variant === "simd" ? KERNELS_SIMD_WASM_B64 : KERNELS_SCALAR_WASM_B64);
+}
+
 /** Compiles one build of the embedded kernels (tests compare the builds). */
 export function compileKernels(variant: KernelVariant): WebAssembly.Module {
-  return new WebAssembly.Module(decodeBase64(variant === "simd" ? KERNELS_SIMD_WASM_B64 : KERNELS_SCALAR_WASM_B64));
+  return new WebAssembly.Module(wasmModuleBytes(variant));
 }
 
 /** Which build {@linkcode kernelModule} picked, or `"injected"`; `undefined` before first use. */
