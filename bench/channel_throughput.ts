@@ -6,9 +6,14 @@
 //
 // Each case moves `--mib` MiB (256 by default, 16 with --quick) in chunks of one reused array,
 // so sources allocate nothing and the figures are per-chunk overhead plus any copy the
-// pipeline makes. Per chunk size: one warm-up run of every case, then `--reps` rounds (5) in
-// which every case runs once, in a rotating order; the figure is the median of the rounds.
-// The pipelines follow research/perf-anchors.md §5.
+// pipeline makes. Every case first runs once at every chunk size (so no size is measured while
+// the JIT still learns); then per chunk size one more warm-up run of every case, then `--reps`
+// rounds (5) in which every case runs once, in a rotating order; the figure is the median of
+// the rounds. The pipelines follow research/perf-anchors.md §5.
+//
+// Two diagnostic rows for chunks larger than the pool's 4 KiB block are left out of the
+// ratios: getMemory(chunk size), which rents an oversize block (a WebAssembly.Memory of its
+// own) per chunk, and write() on a pool of 64 KiB blocks (one segment per chunk).
 
 import { Buffer } from "node:buffer";
 import { PassThrough, Readable, Transform, Writable } from "node:stream";
@@ -40,6 +45,8 @@ const warmupBytes = Math.min(totalBytes, Math.max(totalBytes / 8, 16 * MiB));
 
 // One pool for every channel, as an application would share one.
 const pool = new MemoryPool();
+// For the diagnostic case that asks whether 4 KiB blocks are what costs at 64 KiB chunks.
+const bigBlockPool = new MemoryPool({ blockSize: 64 * 1024, blocksPerSlab: 16 });
 
 interface Case {
   id: string;
@@ -51,7 +58,7 @@ interface Case {
   /** Shown, but left out of the ratios. */
   diagnostic?: boolean;
   /** Only for chunks larger than the pool's block. */
-  onlyOversize?: boolean;
+  aboveBlockSize?: boolean;
   /** Moves at most this many bytes per run (for cases too slow to move everything). */
   maxBytes?: number;
 }
@@ -116,8 +123,11 @@ async function produceSized(writer: WritableChannel, size: number, count: number
   writer.complete();
 }
 
-async function channelCase(produce: (writer: WritableChannel) => Promise<void>): Promise<number> {
-  const channel = new Channel({ pool });
+async function channelCase(
+  produce: (writer: WritableChannel) => Promise<void>,
+  channelPool: MemoryPool = pool,
+): Promise<number> {
+  const channel = new Channel({ pool: channelPool });
   const [received] = await Promise.all([consume(channel.reader), produce(channel.writer)]);
   return received;
 }
@@ -172,10 +182,18 @@ const CASES: Case[] = [
     label: "Channel: getMemory(chunk size) past the block size (oversize rent per chunk)",
     channel: true,
     diagnostic: true,
-    onlyOversize: true,
+    aboveBlockSize: true,
     // A WebAssembly.Memory per chunk is slow (milliseconds each on Bun): 4 MiB tells enough.
     maxBytes: 4 * MiB,
     run: (chunk, _buffer, count) => channelCase((writer) => produceSized(writer, chunk.length, count)),
+  },
+  {
+    id: "channel-write-64k-blocks",
+    label: "Channel: write(chunk) + await flush, on a pool of 64 KiB blocks (one segment per chunk)",
+    channel: true,
+    diagnostic: true,
+    aboveBlockSize: true,
+    run: (chunk, _buffer, count) => channelCase((writer) => produceWrite(writer, chunk, count), bigBlockPool),
   },
   {
     id: "whatwg-transform",
@@ -268,7 +286,8 @@ async function timeCase(c: Case, chunk: Uint8Array, buffer: Buffer, count: numbe
 
 const method = [
   `${fmt(totalBytes / MiB, 0)} MiB per run in chunks of one reused array (Uint8Array; a Buffer of the same bytes for node:stream)`,
-  `per chunk size: a warm-up run of every case (${fmt(warmupBytes / MiB, 0)} MiB), then ${reps} rounds of every case in rotating order; median of the rounds`,
+  `warm-up: every case at every chunk size (4 MiB each), then per chunk size another run of every case (${fmt(warmupBytes / MiB, 0)} MiB), then ${reps} rounds of every case in rotating order; median of the rounds`,
+  "diagnostic rows (not in the ratio summary): getMemory(chunk size) past the 4 KiB block (oversize rent per chunk; 4 MiB per run), and write() on a pool of 64 KiB blocks",
   `Channel: default thresholds (pause 64 KiB, resume 32 KiB) on one shared MemoryPool (4 KiB blocks)`,
   "ratio = Channel MB/s ÷ peer MB/s (above 1: the Channel is faster); MB = 10^6 bytes",
 ];
@@ -278,11 +297,26 @@ const report = newReport("channel_throughput", method);
 const rows: Row[] = [];
 const started = performance.now();
 
+/** Every case at every chunk size once, so no size is measured while the JIT still learns. */
+async function warmUpEverything(): Promise<void> {
+  for (const size of chunkSizes) {
+    const chunk = new Uint8Array(size);
+    const buffer = Buffer.from(chunk);
+    for (const c of CASES) {
+      if (c.aboveBlockSize && size <= pool.blockSize) continue;
+      const count = Math.max(1, Math.floor(Math.min(4 * MiB, c.maxBytes ?? Infinity) / size));
+      // deno-lint-ignore no-await-in-loop
+      await timeCase(c, chunk, buffer, count);
+    }
+  }
+}
+await warmUpEverything();
+
 for (const size of chunkSizes) {
   const chunk = new Uint8Array(size);
   for (let i = 0; i < size; i++) chunk[i] = i & 0xff;
   const buffer = Buffer.from(chunk);
-  const cases = CASES.filter((c) => !c.onlyOversize || size > pool.blockSize);
+  const cases = CASES.filter((c) => !c.aboveBlockSize || size > pool.blockSize);
   const chunksFor = (c: Case, bytes: number) => Math.max(1, Math.floor(Math.min(bytes, c.maxBytes ?? bytes) / size));
   // deno-lint-ignore no-await-in-loop
   for (const c of cases) await timeCase(c, chunk, buffer, chunksFor(c, warmupBytes));

@@ -40,9 +40,10 @@ export class BufferReader {
   readonly buffer: ReadableBuffer;
   #position = 0;
   readonly #length: number;
-  // What the last failed tryReadTo learned: no `#missDelimiter` starts at or after
-  // #missFrom, so a retry with the same delimiter from there need not scan again.
-  #missDelimiter: number | Uint8Array | undefined;
+  // What the last failed tryReadTo of a byte learned: no `#missDelimiter` at or after
+  // #missFrom, so a retry with the same byte from there need not scan again. (Sequences are
+  // not remembered: the caller may change an array's bytes between calls.)
+  #missDelimiter: number | undefined;
   #missFrom = 0;
 
   /**
@@ -123,7 +124,7 @@ export class BufferReader {
   }
 
   /**
-   * Reads up to the first `delimiter`. A repeated call with the same delimiter after a miss
+   * Reads up to the first `delimiter`. A repeated call with the same byte after a miss
    * answers without scanning again. To resume a search across channel reads, pass the end
    * of this buffer as `examined` to `advanceTo`: the next read returns only when new bytes came.
    *
@@ -146,7 +147,7 @@ export class BufferReader {
     if (this.#missDelimiter === delimiter && this.#position >= this.#missFrom) return undefined;
     const found = this.buffer.indexOf(delimiter, this.#position);
     if (found < 0) {
-      this.#missDelimiter = delimiter;
+      this.#missDelimiter = typeof delimiter === "number" ? delimiter : undefined;
       this.#missFrom = this.#position;
       return undefined;
     }

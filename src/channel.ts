@@ -329,7 +329,8 @@ export class Channel {
       return view;
     }
     const seg = this.#ensureSpace(need);
-    const fresh = seg.bytes.subarray(seg.end);
+    // A fresh segment's whole block is the view: no subarray to allocate (bench/alloc_per_cycle.ts).
+    const fresh = seg.end === 0 ? seg.bytes : seg.bytes.subarray(seg.end);
     this.#memoryView = fresh;
     this.#memoryViewEnd = this.#writePosition;
     this.#writing = true;
@@ -546,8 +547,14 @@ export class Channel {
     const segments = this.#segments;
     const start = this.#headPosition;
     const end = this.#tailPosition;
-    const first = this.#segmentHead;
+    let first = this.#segmentHead;
     let last = segments.length - 1;
+    // A consumed write head kept for an outstanding getMemory view holds no bytes of this buffer.
+    while (first < last) {
+      const seg = segments[first] as BufferSegment;
+      if (seg.runningIndex + seg.end > start) break;
+      first++;
+    }
     // The write head may hold only unflushed bytes: step back to the segment holding end - 1.
     while (last > first && (segments[last] as BufferSegment).runningIndex >= end) last--;
     retargetBuffer(this.#buffer, segments, first, Math.max(first, last), start, end);
@@ -627,12 +634,12 @@ export class Channel {
     }
     this.#segmentHead = i;
     if (i === count) {
-      segments.length = 0;
+      clear(segments);
       this.#segmentHead = 0;
       this.#memoryView = undefined;
     } else if (i >= 32 && i * 2 >= count) {
       segments.copyWithin(0, i);
-      segments.length = count - i;
+      for (let k = count - i; k < count; k++) segments.pop();
       this.#segmentHead = 0;
     }
   }
@@ -640,7 +647,7 @@ export class Channel {
   #releaseAll(): void {
     const segments = this.#segments;
     for (let i = this.#segmentHead; i < segments.length; i++) this.#recycle(segments[i] as BufferSegment);
-    segments.length = 0;
+    clear(segments);
     this.#segmentHead = 0;
     this.#memoryView = undefined;
   }
@@ -653,3 +660,8 @@ export class Channel {
 }
 
 const encoder = new TextEncoder();
+
+/** Empties an array but keeps its storage (V8 frees it on `length = 0`: bench/alloc_per_cycle.ts). */
+function clear(array: unknown[]): void {
+  while (array.length > 0) array.pop();
+}

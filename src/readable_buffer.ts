@@ -243,8 +243,10 @@ export class ReadableBuffer {
    * @param position Offset to compare at, from 0 to `length`.
    * @returns Whether they match.
    * @throws {RangeError} When `position` is out of range.
+   * @throws {TypeError} When `bytes` is not a `Uint8Array`.
    */
   startsWith(bytes: Uint8Array, position: number = 0): boolean {
+    if (!(bytes instanceof Uint8Array)) throw typeError("compare the buffer", "bytes must be a Uint8Array", bytes);
     const length = this.#end - this.#start;
     if (!isIntegerIn(position, 0, length)) {
       throw rangeError("compare the buffer", `position must be an integer from 0 to ${length}`, position);

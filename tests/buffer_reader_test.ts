@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BufferReader, Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { resetSearchForTesting, searchStrategy, setSearchStrategy } from "../src/_search.ts";
-import { Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
+import { type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
 

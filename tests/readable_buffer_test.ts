@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { resetSearchForTesting, searchStrategy, setSearchStrategy, type SearchStrategy } from "../src/_search.ts";
-import { concat, Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
+import { concat, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
 
@@ -346,6 +346,9 @@ describe("ReadableBuffer.from()", () => {
       yield u8(8, 7);
     }
     assert.deepEqual([...ReadableBuffer.from(chunks()).toUint8Array()], [9, 8, 7]);
+    // A buffer is an iterable of its segment views, so from() re-wraps one without copying.
+    const again = ReadableBuffer.from(ReadableBuffer.from(chunks()).slice(1));
+    assert.deepEqual([...again].map((v) => [...v]), [[8, 7]]);
   });
 
   it("from() does not copy: a change to a chunk shows in the buffer, its views and its slices", () => {
@@ -574,6 +577,12 @@ describe("ReadableBuffer bad arguments", () => {
     assert.throws(() => buffer.copyTo(new Uint8Array(5)), RangeError);
     assert.throws(() => buffer.copyTo(new Uint8Array(6), 1), RangeError);
     assert.throws(() => buffer.copyTo(new Uint8Array(0)), RangeError);
+  });
+
+  it("copyTo() that throws leaves the target untouched", () => {
+    const target = new Uint8Array(7).fill(0xaa);
+    assert.throws(() => buffer.copyTo(target, 2), RangeError);
+    assert.deepEqual([...target], [0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
   });
 
   it("copyTo() throws a RangeError for an offset out of range or not an integer", () => {
