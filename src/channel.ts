@@ -88,6 +88,13 @@ class ChannelReadResult implements ReadResult {
   }
 }
 
+// How many microtasks a flush waits before it wakes a waiting reader. Waking at once gives one
+// chunk per read when producer and consumer alternate; letting the producer's own continuation
+// run first batches several flushes into one read. bench/channel_throughput.ts, 1 and 4 KiB
+// chunks: 1 hop (wake at once) vs 4 hops = 260 vs ~150 ns a chunk on Deno, 210 vs ~160 on Bun;
+// more hops gained little. Latency grows by only these few microtasks.
+const WAKE_DELAY_MICROTASKS = 4;
+
 // Segment objects kept for reuse per channel (as Pipe's BufferSegment stack).
 const MAX_SPARE_SEGMENTS = 256;
 const MAX_MINIMUM_SEGMENT_SIZE = 1024 * 1024 * 1024;
@@ -203,6 +210,19 @@ export class Channel {
   #bufferStart = 0; // stream position of the last result's buffer
   #bufferEnd = 0;
   readonly #readWaiter: Waiter<ReadResult>;
+  // A flush wakes a waiting reader a few microtasks later, not at once, so a producer that is
+  // ahead can flush more first and one read returns them all (see WAKE_DELAY_MICROTASKS).
+  #wakeScheduled = false;
+  #wakeHops = 0;
+  readonly #wake = (): void => {
+    if (++this.#wakeHops < WAKE_DELAY_MICROTASKS) {
+      queueMicrotask(this.#wake);
+      return;
+    }
+    this.#wakeHops = 0;
+    this.#wakeScheduled = false;
+    if (this.#readState === PENDING && this.#canRead(this.#minimumRead)) this.#settleRead();
+  };
   readonly #buffer: ReadableBuffer;
   readonly #result: ChannelReadResult;
   readonly #ready: Promise<ReadResult>;
@@ -446,7 +466,10 @@ export class Channel {
     this.#writeAvailable = 0;
     if (this.#writePosition === this.#tailPosition) return;
     this.#tailPosition = this.#writePosition;
-    if (this.#readState === PENDING && this.#canRead(this.#minimumRead)) this.#settleRead();
+    if (this.#readState === PENDING && !this.#wakeScheduled && this.#canRead(this.#minimumRead)) {
+      this.#wakeScheduled = true;
+      queueMicrotask(this.#wake);
+    }
   }
 
   /** True when this flush took unexamined bytes from below the pause threshold to it or above. */
