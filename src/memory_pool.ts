@@ -51,6 +51,8 @@ export interface MemoryPoolStats {
   freeBlocks: number;
   /** Oversize blocks (larger than `blockSize`) rented and not yet released. */
   oversizeBlocks: number;
+  /** Released oversize blocks kept for reuse (at most 8, 32 MiB in all; dropped first under `maxBytes`). */
+  freeOversizeBlocks: number;
   /** Bytes of WebAssembly memory the pool holds: slabs plus rented oversize blocks. */
   reservedBytes: number;
 }
@@ -123,6 +125,8 @@ class Slab {
 }
 
 const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
+const MAX_FREE_OVERSIZE_BLOCKS = 8;
+const MAX_FREE_OVERSIZE_BYTES = 32 * 1024 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024 * 1024;
 
 let sharedPool: MemoryPool | undefined;
@@ -134,8 +138,8 @@ let sharedPool: MemoryPool | undefined;
  *   with `maximum === initial` and never grown, so **no view of pool memory is ever detached**.
  *   The first 64 KiB of every slab are kept for the WebAssembly kernels.
  * - Released blocks go on a free list and are rented again last-in first-out (warm in cache).
- * - A rent larger than `blockSize` gets an oversize block: a memory of its own, dropped when
- *   released.
+ * - A rent larger than `blockSize` gets an oversize block: a memory of its own. A few released
+ *   oversize blocks are kept for reuse (dropped first when `maxBytes` is near).
  * - WebAssembly memory cannot shrink, so slabs live as long as the pool.
  *
  * @example Sharing one pool between channels, and watching it
@@ -170,7 +174,10 @@ export class MemoryPool {
   #slabs = 0;
   #rented = 0;
   #oversize = 0;
-  // Slab bytes plus the bytes of rented oversize blocks' memories.
+  // Released oversize blocks kept for reuse, and their bytes.
+  readonly #oversizeFree: PoolBlock[] = [];
+  #oversizeFreeBytes = 0;
+  // Slab bytes plus the bytes of oversize blocks' memories (rented or kept).
   #reservedBytes = 0;
   readonly #slabPages: number;
 
@@ -242,9 +249,18 @@ export class MemoryPool {
     this.#rented--;
     if (this.debug) block.bytes.fill(POISON_BYTE);
     if (block.bytes.byteLength > this.blockSize) {
-      // Oversize: the memory is dropped with the block.
       this.#oversize--;
-      this.#reservedBytes -= slab.byteLength;
+      // Kept for the next large rent (a new memory costs 40 µs to 2 ms: bench/channel_throughput.ts),
+      // within bounds; otherwise the memory is dropped with the block.
+      if (
+        this.#oversizeFree.length < MAX_FREE_OVERSIZE_BLOCKS &&
+        this.#oversizeFreeBytes + slab.byteLength <= MAX_FREE_OVERSIZE_BYTES
+      ) {
+        this.#oversizeFree.push(block);
+        this.#oversizeFreeBytes += slab.byteLength;
+      } else {
+        this.#reservedBytes -= slab.byteLength;
+      }
       return;
     }
     this.#free.push(block);
@@ -257,11 +273,18 @@ export class MemoryPool {
       rentedBlocks: this.#rented,
       freeBlocks: this.#free.length,
       oversizeBlocks: this.#oversize,
+      freeOversizeBlocks: this.#oversizeFree.length,
       reservedBytes: this.#reservedBytes,
     };
   }
 
   #reserve(bytes: number, what: string): void {
+    // Kept oversize blocks are the first to go when the limit is near.
+    while (this.#reservedBytes + bytes > this.maxBytes && this.#oversizeFree.length > 0) {
+      const dropped = slabOf(this.#oversizeFree.pop() as PoolBlock).byteLength;
+      this.#oversizeFreeBytes -= dropped;
+      this.#reservedBytes -= dropped;
+    }
     if (this.#reservedBytes + bytes > this.maxBytes) {
       throw rangeError(
         `rent ${what}`,
@@ -282,9 +305,34 @@ export class MemoryPool {
     }
   }
 
+  /** The smallest kept oversize block that fits `size` without wasting more than half of it. */
+  #takeOversize(size: number): PoolBlock | undefined {
+    const free = this.#oversizeFree;
+    let best = -1;
+    for (let i = 0; i < free.length; i++) {
+      const length = (free[i] as PoolBlock).bytes.length;
+      if (length >= size && length <= 2 * size + WASM_PAGE_BYTES) {
+        if (best < 0 || length < (free[best] as PoolBlock).bytes.length) best = i;
+      }
+    }
+    if (best < 0) return undefined;
+    const block = free[best] as PoolBlock;
+    free[best] = free[free.length - 1] as PoolBlock;
+    free.pop();
+    this.#oversizeFreeBytes -= slabOf(block).byteLength;
+    return block;
+  }
+
   #rentOversize(size: number): PoolBlock {
     if (!isIntegerIn(size, 0, 2 ** 32 - KERNEL_RESERVED_BYTES - WASM_PAGE_BYTES)) {
       throw rangeError("rent a block", "the size must be an integer from 0 to 4294836224", size);
+    }
+    const kept = this.#takeOversize(size);
+    if (kept !== undefined) {
+      kept.rented = true;
+      this.#rented++;
+      this.#oversize++;
+      return kept;
     }
     const pages = Math.ceil((KERNEL_RESERVED_BYTES + size) / WASM_PAGE_BYTES);
     this.#reserve(pages * WASM_PAGE_BYTES, `a block of ${size} bytes`);

@@ -5,7 +5,14 @@ import { Channel, ChannelStateError, MemoryPool, POISON_BYTE } from "../mod.ts";
 describe("MemoryPool", () => {
   it("reserves nothing until the first rent", () => {
     const pool = new MemoryPool();
-    assert.deepEqual(pool.stats(), { slabs: 0, rentedBlocks: 0, freeBlocks: 0, oversizeBlocks: 0, reservedBytes: 0 });
+    assert.deepEqual(pool.stats(), {
+      slabs: 0,
+      rentedBlocks: 0,
+      freeBlocks: 0,
+      oversizeBlocks: 0,
+      freeOversizeBlocks: 0,
+      reservedBytes: 0,
+    });
   });
 
   it("rents blocks of blockSize from one slab of WebAssembly memory", () => {
@@ -21,6 +28,7 @@ describe("MemoryPool", () => {
       rentedBlocks: 1,
       freeBlocks: 3,
       oversizeBlocks: 0,
+      freeOversizeBlocks: 0,
       reservedBytes: 2 * 65536,
     });
   });
@@ -43,17 +51,47 @@ describe("MemoryPool", () => {
     assert.equal(pool.rent(), a);
   });
 
-  it("rents an oversize block in a memory of its own and drops it on release", () => {
+  it("rents an oversize block in a memory of its own and keeps it for the next large rent", () => {
     const pool = new MemoryPool({ blockSize: 4096 });
     const big = pool.rent(100_000);
     assert.ok(big.bytes.length >= 100_000);
+    assert.notEqual(big.memory.buffer.byteLength, 0);
     assert.equal(pool.stats().oversizeBlocks, 1);
     assert.equal(pool.stats().rentedBlocks, 1);
     const reserved = pool.stats().reservedBytes;
     pool.release(big);
     assert.equal(pool.stats().oversizeBlocks, 0);
+    assert.equal(pool.stats().freeOversizeBlocks, 1);
     assert.equal(pool.stats().rentedBlocks, 0);
-    assert.equal(pool.stats().reservedBytes, reserved - big.memory.buffer.byteLength);
+    assert.equal(pool.stats().reservedBytes, reserved);
+    assert.equal(pool.rent(90_000), big, "a kept block that fits is reused");
+  });
+
+  it("does not reuse a kept oversize block more than twice too large", () => {
+    const pool = new MemoryPool({ blockSize: 4096 });
+    const big = pool.rent(1_000_000);
+    pool.release(big);
+    const small = pool.rent(10_000);
+    assert.notEqual(small, big);
+    assert.equal(pool.stats().freeOversizeBlocks, 1);
+  });
+
+  it("keeps at most 8 released oversize blocks and drops the rest", () => {
+    const pool = new MemoryPool({ blockSize: 4096 });
+    const blocks = Array.from({ length: 10 }, () => pool.rent(8192));
+    const perBlock = blocks[0]!.memory.buffer.byteLength;
+    for (const block of blocks) pool.release(block);
+    assert.equal(pool.stats().freeOversizeBlocks, 8);
+    assert.equal(pool.stats().reservedBytes, 8 * perBlock);
+  });
+
+  it("drops kept oversize blocks before failing a rent at maxBytes", () => {
+    const pool = new MemoryPool({ blockSize: 4096, blocksPerSlab: 16, maxBytes: 4 * 65536 });
+    pool.release(pool.rent(100_000)); // keeps 3 pages
+    assert.equal(pool.stats().freeOversizeBlocks, 1);
+    pool.rent(); // a slab of 2 pages: needs the kept block's room
+    assert.equal(pool.stats().freeOversizeBlocks, 0);
+    assert.equal(pool.stats().reservedBytes, 2 * 65536);
   });
 
   it("throws RangeError past maxBytes, and keeps working below it", () => {
