@@ -55,12 +55,6 @@ export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "./
 export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_channel.ts";
 export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
-export {
-  MemoryPool,
-  type MemoryPoolOptions,
-  type MemoryPoolStats,
-  POISON_BYTE,
-  PoolBlock,
-} from "./src/memory_pool.ts";
+export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
 export { ChannelStateError, type ChannelStateErrorCode } from "./src/errors.ts";
 export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";

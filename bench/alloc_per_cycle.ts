@@ -118,7 +118,9 @@ if (rt === "bun") {
   };
   methodLine = `V8: process.memoryUsage().heapUsed after − before a window that starts after gc()` +
     `${typeof gc === "function" ? "" : " (gc() NOT exposed: windows may include garbage from before)"}, ` +
-    `run with ${V8_FLAGS.join(" ")} so no scavenge runs inside it (v8.GCProfiler checks; a window with a GC is discarded)`;
+    `run with ${
+      V8_FLAGS.join(" ")
+    } so no scavenge runs inside it (v8.GCProfiler checks; a window with a GC is discarded)`;
 }
 
 // ---- the cycles ----
@@ -215,7 +217,8 @@ const CASES: Case[] = [
   },
   {
     id: "channel-two-tasks",
-    label: "Channel, producer and consumer tasks: await write(chunk) ‖ tryRead() ?? await read(); advanceTo (reset() after)",
+    label:
+      "Channel, producer and consumer tasks: await write(chunk) ‖ tryRead() ?? await read(); advanceTo (reset() after)",
     run: ((ch) => async (n: number) => {
       const { reader, writer } = ch;
       const producer = (async () => {
@@ -262,7 +265,9 @@ const CASES: Case[] = [
 // ---- run ----
 
 const method = [
-  `cycles of a 4 KiB chunk; figure = (allocation in ${N2} cycles − allocation in ${N1}) / ${N2 - N1}, median of ${PAIRS} pairs`,
+  `cycles of a 4 KiB chunk; figure = (allocation in ${N2} cycles − allocation in ${N1}) / ${
+    N2 - N1
+  }, median of ${PAIRS} pairs`,
   methodLine,
   "off-heap = ArrayBuffer memory outside the JS heap (V8 arrayBuffers, JSC extraMemorySize), per cycle",
 ];

@@ -39,7 +39,9 @@ const quick = flag("quick");
 const totalBytes = Math.round(numberOption("mib", quick ? 16 : 256) * MiB);
 const reps = Math.round(numberOption("reps", 5));
 const chunkSizes = (stringOption("chunks") ?? "1,4,64").split(",").map((k) => Math.round(Number(k) * 1024));
-if (chunkSizes.some((s) => !(s > 0))) throw new RangeError(`Cannot use --chunks as it needs sizes in KiB: received ${stringOption("chunks")}`);
+if (chunkSizes.some((s) => !(s > 0))) {
+  throw new RangeError(`Cannot use --chunks as it needs sizes in KiB: received ${stringOption("chunks")}`);
+}
 // The warm-up moves at least 16 MiB (or everything, when less), so every case is optimized.
 const warmupBytes = Math.min(totalBytes, Math.max(totalBytes / 8, 16 * MiB));
 
@@ -285,8 +287,12 @@ async function timeCase(c: Case, chunk: Uint8Array, buffer: Buffer, count: numbe
 }
 
 const method = [
-  `${fmt(totalBytes / MiB, 0)} MiB per run in chunks of one reused array (Uint8Array; a Buffer of the same bytes for node:stream)`,
-  `warm-up: every case at every chunk size (4 MiB each), then per chunk size another run of every case (${fmt(warmupBytes / MiB, 0)} MiB), then ${reps} rounds of every case in rotating order; median of the rounds`,
+  `${
+    fmt(totalBytes / MiB, 0)
+  } MiB per run in chunks of one reused array (Uint8Array; a Buffer of the same bytes for node:stream)`,
+  `warm-up: every case at every chunk size (4 MiB each), then per chunk size another run of every case (${
+    fmt(warmupBytes / MiB, 0)
+  } MiB), then ${reps} rounds of every case in rotating order; median of the rounds`,
   "diagnostic rows (not in the ratio summary): getMemory(chunk size) past the 4 KiB block (oversize rent per chunk; 4 MiB per run), and write() on a pool of 64 KiB blocks",
   `Channel: default thresholds (pause 64 KiB, resume 32 KiB) on one shared MemoryPool (4 KiB blocks)`,
   "ratio = Channel MB/s ÷ peer MB/s (above 1: the Channel is faster); MB = 10^6 bytes",

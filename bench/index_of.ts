@@ -166,7 +166,9 @@ for (const { size, pool, label } of SCENARIOS) {
   const expected = size - 1;
   for (const m of methods) {
     m.before?.();
-    if (m.loop(1) !== expected) throw new Error(`Cannot trust ${m.id} at ${size} B as it found ${m.loop(1)}: expected ${expected}`);
+    if (m.loop(1) !== expected) {
+      throw new Error(`Cannot trust ${m.id} at ${size} B as it found ${m.loop(1)}: expected ${expected}`);
+    }
   }
   // Warm-up, then calibrate every method once.
   for (const m of methods) {
@@ -226,7 +228,9 @@ const speedups = SCENARIOS.map(({ label }) => {
 console.log(
   markdownTable(
     ["size", "wasm ns", "native ns", "wasm speed-up", " faster"],
-    speedups.map((s) => [s.label, fmt(s.wasm, 1), fmt(s.native, 1), fmtRatio(s.speedup), s.speedup >= 1 ? "wasm" : "native"]),
+    speedups.map((
+      s,
+    ) => [s.label, fmt(s.wasm, 1), fmt(s.native, 1), fmtRatio(s.speedup), s.speedup >= 1 ? "wasm" : "native"]),
   ),
 );
 

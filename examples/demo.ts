@@ -67,7 +67,12 @@ const rows: [string, string][] = [
   ["runtime", runtime],
   ["bytes written", `${(written / 1048576).toFixed(0)} MiB`],
   ["lines parsed", lines.toLocaleString("en-US")],
-  ["reads", `${reads.toLocaleString("en-US")} (${(bytes / reads / 1024).toFixed(1)} KiB a read: each read returns everything buffered)`],
+  [
+    "reads",
+    `${reads.toLocaleString("en-US")} (${
+      (bytes / reads / 1024).toFixed(1)
+    } KiB a read: each read returns everything buffered)`,
+  ],
   ["throughput", `${(bytes / 1048576 / seconds).toFixed(0)} MiB/s, ${(lines / seconds / 1e6).toFixed(2)} M lines/s`],
   ["pool slabs", `${stats.slabs} (${(stats.reservedBytes / 1048576).toFixed(2)} MiB of WebAssembly memory)`],
   ["peak blocks in use", `${peakRented} of ${pool.blockSize} bytes (backpressure keeps it bounded)`],

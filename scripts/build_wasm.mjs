@@ -30,7 +30,11 @@ async function build(extra) {
     const start = Number(match[1]);
     const length = match[2].replace(/\\[0-9a-f]{2}/g, "x").length;
     if (start + length > reservedBytes) {
-      throw new Error(`Cannot embed the kernels as static data ends at ${start + length}: the reserved area is ${reservedBytes} bytes`);
+      throw new Error(
+        `Cannot embed the kernels as static data ends at ${
+          start + length
+        }: the reserved area is ${reservedBytes} bytes`,
+      );
     }
   }
   return Buffer.from(wasm);

@@ -51,7 +51,9 @@ function parseArgs(argv) {
       options.pass.push({ args: spec.value ? [`--${name}`, takeValue()] : [`--${name}`], to: spec.to });
     } else {
       throw new Error(
-        `Cannot use the option as it is not one of --quick, --mib, --reps, --chunks, --only, --runtimes: received ${argv[i]}`,
+        `Cannot use the option as it is not one of --quick, --mib, --reps, --chunks, --only, --runtimes: received ${
+          argv[i]
+        }`,
       );
     }
   }
@@ -69,7 +71,13 @@ function command(runtime, benchmark, extra) {
     case "deno":
       return {
         file: bin("deno"),
-        args: ["run", "-A", ...(alloc ? [`--v8-flags=${V8_ALLOC_FLAGS.join(",")}`] : []), `bench/${benchmark}.ts`, ...extra],
+        args: [
+          "run",
+          "-A",
+          ...(alloc ? [`--v8-flags=${V8_ALLOC_FLAGS.join(",")}`] : []),
+          `bench/${benchmark}.ts`,
+          ...extra,
+        ],
         env: {},
       };
     case "bun":
@@ -94,7 +102,9 @@ function buildForNode() {
   console.log("\n# Building dist-bench/ for Node (tsc -p tsconfig.bench.json)\n");
   rmSync(join(root, "dist-bench"), { recursive: true, force: true });
   const { status } = run(bin("tsc"), ["-p", "tsconfig.bench.json"]);
-  if (status !== 0) throw new Error(`Cannot run the benchmarks on Node as tsc -p tsconfig.bench.json failed: exit ${status}`);
+  if (status !== 0) {
+    throw new Error(`Cannot run the benchmarks on Node as tsc -p tsconfig.bench.json failed: exit ${status}`);
+  }
 }
 
 /** The report a run just wrote, or undefined when there is none newer than `since`. */
@@ -165,7 +175,11 @@ for (const benchmark of options.only) {
   }
 }
 
-const sections = [`# Benchmark summary (${new Date().toISOString()}${options.pass.length ? `, ${options.pass.flatMap((p) => p.args).join(" ")}` : ""})\n`];
+const sections = [
+  `# Benchmark summary (${new Date().toISOString()}${
+    options.pass.length ? `, ${options.pass.flatMap((p) => p.args).join(" ")}` : ""
+  })\n`,
+];
 for (const benchmark of options.only) {
   const reports = {};
   for (const runtime of options.runtimes) {

@@ -319,12 +319,20 @@ export class Channel {
   reset(): void {
     if (!this.#readerCompleted || !this.#writerCompleted) throw stateError("RESET_WHILE_OPEN");
     this.#releaseAll();
-    this.#headPosition = this.#examinedPosition = this.#tailPosition = this.#writePosition = 0;
+    this.#headPosition =
+      this.#examinedPosition =
+      this.#tailPosition =
+      this.#writePosition =
+        0;
     this.#writing = false;
     this.#writeAvailable = 0;
     this.#memoryView = undefined;
     this.#memoryViewEnd = -1;
-    this.#writerCompleted = this.#writerFailed = this.#flushCancelRequested = this.#writerPaused = false;
+    this.#writerCompleted =
+      this.#writerFailed =
+      this.#flushCancelRequested =
+      this.#writerPaused =
+        false;
     this.#writerError = undefined;
     this.#readState = IDLE;
     this.#readerCompleted = this.#readerFailed = this.#readCancelRequested = false;

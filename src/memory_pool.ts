@@ -92,9 +92,7 @@ export class PoolBlock {
     this.byteOffset = byteOffset;
     this.bytes = new Uint8Array(slab.memory.buffer as ArrayBuffer, byteOffset, byteLength);
   }
-
 }
-
 
 /** The kernels instance over a block's memory, created on first use (internal). */
 export function blockKernels(block: PoolBlock): Kernels {

@@ -219,11 +219,15 @@ export class ReadableBuffer {
       throw rangeError("search the buffer", `fromIndex must be an integer from 0 to ${length}`, fromIndex);
     }
     if (typeof value === "number") {
-      if (!isIntegerIn(value, 0, 255)) throw rangeError("search the buffer", "a byte must be an integer from 0 to 255", value);
+      if (!isIntegerIn(value, 0, 255)) {
+        throw rangeError("search the buffer", "a byte must be an integer from 0 to 255", value);
+      }
       const found = this.#indexOfByte(value, this.#start + fromIndex);
       return found < 0 ? -1 : found - this.#start;
     }
-    if (!(value instanceof Uint8Array)) throw typeError("search the buffer", "value must be a number or a Uint8Array", value);
+    if (!(value instanceof Uint8Array)) {
+      throw typeError("search the buffer", "value must be a number or a Uint8Array", value);
+    }
     const n = value.length;
     if (n === 0) return fromIndex;
     const head = value[0] as number;

@@ -77,3 +77,17 @@ export function referenceIndexOf(haystack: Uint8Array, needle: Uint8Array | numb
   }
   return -1;
 }
+
+/** `data` cut into consecutive chunks of `sizes` (which must add up to its length). */
+export function cut(data: Uint8Array, sizes: readonly number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const size of sizes) {
+    chunks.push(data.subarray(at, at + size));
+    at += size;
+  }
+  if (at !== data.length) {
+    throw new RangeError(`Cannot cut the data as the sizes add up to ${at}: received ${data.length} bytes`);
+  }
+  return chunks;
+}

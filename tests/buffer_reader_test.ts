@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BufferReader, Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { resetSearchForTesting, searchStrategy, setSearchStrategy } from "../src/_search.ts";
-import { type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
+import { cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
 
@@ -23,18 +23,6 @@ function ascii(text: string): Uint8Array {
 
 function text(buffer: ReadableBuffer | undefined): string | undefined {
   return buffer === undefined ? undefined : new TextDecoder().decode(buffer.toUint8Array());
-}
-
-/** `data` cut into consecutive chunks of `sizes` (which must add up to its length). */
-function cut(data: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let at = 0;
-  for (const size of sizes) {
-    chunks.push(data.subarray(at, at + size));
-    at += size;
-  }
-  assert.equal(at, data.length, "the sizes must cover the data");
-  return chunks;
 }
 
 /** A buffer over `data` with a segment boundary after each of the given sizes. */
@@ -148,8 +136,18 @@ const NUMBER_READS: readonly NumberRead[] = [
     read: (r) => r.tryReadBigUint64LE(),
     expected: (v, o) => v.getBigUint64(o, true),
   },
-  { name: "tryReadBigInt64BE", size: 8, read: (r) => r.tryReadBigInt64BE(), expected: (v, o) => v.getBigInt64(o, false) },
-  { name: "tryReadBigInt64LE", size: 8, read: (r) => r.tryReadBigInt64LE(), expected: (v, o) => v.getBigInt64(o, true) },
+  {
+    name: "tryReadBigInt64BE",
+    size: 8,
+    read: (r) => r.tryReadBigInt64BE(),
+    expected: (v, o) => v.getBigInt64(o, false),
+  },
+  {
+    name: "tryReadBigInt64LE",
+    size: 8,
+    read: (r) => r.tryReadBigInt64LE(),
+    expected: (v, o) => v.getBigInt64(o, true),
+  },
 ];
 
 function dataView(data: Uint8Array): DataView {
@@ -424,7 +422,11 @@ describe("BufferReader.tryReadTo()", () => {
   it("tryReadTo() throws a TypeError for a delimiter that is neither a number nor a Uint8Array", () => {
     const reader = new BufferReader(split(ascii("abc"), 1));
     for (const delimiter of ["b", null, undefined, [0x62], {}, new Uint16Array([0x62])]) {
-      assert.throws(() => reader.tryReadTo(delimiter as unknown as number), TypeError, `delimiter ${String(delimiter)}`);
+      assert.throws(
+        () => reader.tryReadTo(delimiter as unknown as number),
+        TypeError,
+        `delimiter ${String(delimiter)}`,
+      );
       assertAt(reader, 0);
     }
   });
@@ -536,7 +538,9 @@ describe("BufferReader endian reads", () => {
     assert.equal(reader().tryReadBigUint64LE(), 0x3412007f0180feffn);
     assert.equal(reader().tryReadBigInt64BE(), -0x17ffe80ffedccn);
     assert.equal(reader().tryReadBigInt64LE(), 0x3412007f0180feffn);
-    for (let offset = 0; offset <= data.length; offset++) checkNumberReads(bytewise(data), data, offset, () => "known bytes");
+    for (let offset = 0; offset <= data.length; offset++) {
+      checkNumberReads(bytewise(data), data, offset, () => "known bytes");
+    }
   });
 
   it("each endian read gives the extreme values: all zero and all one bits", () => {
@@ -638,7 +642,13 @@ describe("BufferReader endian reads", () => {
 
 /** Random tryReadTo/advance/rewind steps on `buffer`, each checked against `data`. The
  * delimiters are a few fixed numbers and arrays, reused (so the miss cache is exercised). */
-function tryReadToDifferential(random: Random, buffer: ReadableBuffer, data: Uint8Array, steps: number, label: string): void {
+function tryReadToDifferential(
+  random: Random,
+  buffer: ReadableBuffer,
+  data: Uint8Array,
+  steps: number,
+  label: string,
+): void {
   const alphabet = u8(0x61, 0x62, 0x0a);
   const delimiters: (number | Uint8Array)[] = [0x61, 0x0a];
   for (let i = 0; i < 4; i++) delimiters.push(random.bytes(random.int(1, 4), alphabet));
@@ -682,7 +692,13 @@ describe("BufferReader differential on random segments", () => {
       for (let c = 0; c < 2000; c++) {
         const data = random.bytes(random.int(0, 60), u8(0x61, 0x62, 0x63, 0x0a));
         const sizes = randomSizes(random, data.length, 8);
-        tryReadToDifferential(random, ReadableBuffer.from(cut(data, sizes)), data, 25, `case ${c} segments ${sizes.join(",")}`);
+        tryReadToDifferential(
+          random,
+          ReadableBuffer.from(cut(data, sizes)),
+          data,
+          25,
+          `case ${c} segments ${sizes.join(",")}`,
+        );
       }
     });
   });
@@ -694,7 +710,9 @@ describe("BufferReader differential on random segments", () => {
       try {
         await withSeed(testSeed(), async (random) => {
           for (let c = 0; c < 1500; c++) {
-            const data = random.chance(0.5) ? random.bytes(random.int(0, 80), u8(0x61, 0x62, 0x63, 0x0a)) : random.bytes(random.int(0, 40));
+            const data = random.chance(0.5)
+              ? random.bytes(random.int(0, 80), u8(0x61, 0x62, 0x63, 0x0a))
+              : random.bytes(random.int(0, 40));
             const sizes = randomSizes(random, data.length, 16);
             const prefix = random.chance(0.5) ? random.int(1, 20) : 0;
             const held = await poolBuffer(pool, data, sizes, prefix);

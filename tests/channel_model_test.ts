@@ -99,9 +99,12 @@ async function scenario(random: Random): Promise<void> {
           p = writer.write(data);
           stream.push(...data);
         } else if (kind === 1) {
-          const text = String.fromCodePoint(...Array.from({ length: random.int(0, 20) }, () =>
-            random.chance(0.7) ? random.int(0x20, 0x7e) : random.int(0x80, 0x1f600)
-          ).filter((c) => c < 0xd800 || c > 0xdfff));
+          const text = String.fromCodePoint(
+            ...Array.from(
+              { length: random.int(0, 20) },
+              () => random.chance(0.7) ? random.int(0x20, 0x7e) : random.int(0x80, 0x1f600),
+            ).filter((c) => c < 0xd800 || c > 0xdfff),
+          );
           p = writer.writeUtf8(text);
           stream.push(...utf8.encode(text));
         } else {
@@ -187,9 +190,13 @@ async function scenario(random: Random): Promise<void> {
   if (flush !== undefined) await flush;
 }
 
-it("random interleavings of writer and reader operations lose, duplicate and reorder nothing", { timeout: 300_000 }, async () => {
-  const base = testSeed();
-  for (let i = 0; i < 250; i++) {
-    await withSeed((base + i) >>> 0, scenario);
-  }
-});
+it(
+  "random interleavings of writer and reader operations lose, duplicate and reorder nothing",
+  { timeout: 300_000 },
+  async () => {
+    const base = testSeed();
+    for (let i = 0; i < 250; i++) {
+      await withSeed((base + i) >>> 0, scenario);
+    }
+  },
+);

@@ -134,17 +134,19 @@ describe("MemoryPool", () => {
   });
 
   it("rejects options out of range with RangeError", () => {
-    for (const options of [
-      { blockSize: 0 },
-      { blockSize: 100 },
-      { blockSize: 17 },
-      { blockSize: 32 * 1024 * 1024 },
-      { blocksPerSlab: 0 },
-      { blocksPerSlab: 1.5 },
-      { blockSize: 1024 * 1024, blocksPerSlab: 2048 },
-      { maxBytes: 0 },
-      { maxBytes: Number.NaN },
-    ]) {
+    for (
+      const options of [
+        { blockSize: 0 },
+        { blockSize: 100 },
+        { blockSize: 17 },
+        { blockSize: 32 * 1024 * 1024 },
+        { blocksPerSlab: 0 },
+        { blocksPerSlab: 1.5 },
+        { blockSize: 1024 * 1024, blocksPerSlab: 2048 },
+        { maxBytes: 0 },
+        { maxBytes: Number.NaN },
+      ]
+    ) {
       assert.throws(() => new MemoryPool(options), RangeError, JSON.stringify(options));
     }
   });

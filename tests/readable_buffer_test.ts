@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
-import { resetSearchForTesting, searchStrategy, setSearchStrategy, type SearchStrategy } from "../src/_search.ts";
-import { concat, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
+import { resetSearchForTesting, type SearchStrategy, searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
 
@@ -18,18 +18,6 @@ function u8(...values: number[]): Uint8Array {
 /** Bytes 1, 2, 3, …, `length` (all distinct, so every needle has one place to be found). */
 function distinctBytes(length: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => i + 1);
-}
-
-/** `data` cut into consecutive chunks of `sizes` (which must add up to its length). */
-function cut(data: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let at = 0;
-  for (const size of sizes) {
-    chunks.push(data.subarray(at, at + size));
-    at += size;
-  }
-  assert.equal(at, data.length, "the sizes must cover the data");
-  return chunks;
 }
 
 /** Random chunk sizes covering `length`: many 1-byte chunks, some up to `maxChunk`. */
@@ -283,7 +271,8 @@ function differential(
       case 5: {
         const needle = pickNeedle(random, data, boundaries, alphabet);
         const position = random.int(0, length);
-        const expected = position + needle.length <= length && sameBytes(data.subarray(position, position + needle.length), needle);
+        const expected = position + needle.length <= length &&
+          sameBytes(data.subarray(position, position + needle.length), needle);
         expectEqual(
           buffer.startsWith(needle, position),
           expected,
@@ -371,7 +360,17 @@ describe("ReadableBuffer.from()", () => {
   });
 
   it("from() throws a TypeError when a chunk is not a Uint8Array", () => {
-    const bad: unknown[] = [[1, 2], "ab", 7, null, undefined, new Uint16Array(2), new Uint8ClampedArray(2), new ArrayBuffer(2), {}];
+    const bad: unknown[] = [
+      [1, 2],
+      "ab",
+      7,
+      null,
+      undefined,
+      new Uint16Array(2),
+      new Uint8ClampedArray(2),
+      new ArrayBuffer(2),
+      {},
+    ];
     for (const chunk of bad) {
       assert.throws(() => ReadableBuffer.from([u8(1), chunk as Uint8Array]), TypeError, `chunk ${String(chunk)}`);
     }
@@ -652,15 +651,23 @@ function sweepBoundaries(buffer: ReadableBuffer, data: Uint8Array, sizes: readon
       const part = data.subarray(p, q);
       const sliceLabel = (): string => `${label} slice(${p}, ${q})`;
       assertShape(slice, part, sliceLabel);
-      expectEqual(slice.isSingleSegment, q - p <= 1 || segmentOf(p) === segmentOf(q - 1), () => `${sliceLabel()}: isSingleSegment`);
+      expectEqual(
+        slice.isSingleSegment,
+        q - p <= 1 || segmentOf(p) === segmentOf(q - 1),
+        () => `${sliceLabel()}: isSingleSegment`,
+      );
       if (q > p) {
         expectEqual(slice.at(0), data[p], () => `${sliceLabel()}: at(0)`);
         expectEqual(slice.at(-1), data[q - 1], () => `${sliceLabel()}: at(-1)`);
         expectEqual(slice.indexOf(data[q - 1] as number), q - 1 - p, () => `${sliceLabel()}: indexOf(last byte)`);
         expectEqual(slice.indexOf(part), 0, () => `${sliceLabel()}: indexOf(itself)`);
       }
-      if (q < length) expectEqual(slice.indexOf(data[q] as number), -1, () => `${sliceLabel()}: the byte after the slice`);
-      if (p > 0) expectEqual(slice.indexOf(data[p - 1] as number), -1, () => `${sliceLabel()}: the byte before the slice`);
+      if (q < length) {
+        expectEqual(slice.indexOf(data[q] as number), -1, () => `${sliceLabel()}: the byte after the slice`);
+      }
+      if (p > 0) {
+        expectEqual(slice.indexOf(data[p - 1] as number), -1, () => `${sliceLabel()}: the byte before the slice`);
+      }
       const target = new Uint8Array(part.length + 2);
       expectEqual(slice.copyTo(target, 1), part.length, () => `${sliceLabel()}: copyTo`);
       assertBytes(target.subarray(1, 1 + part.length), part, () => `${sliceLabel()}: copyTo bytes`);
@@ -693,7 +700,12 @@ describe("ReadableBuffer segment boundaries", () => {
       await withStrategy(strategy, async () => {
         for (const sizes of SWEEP_LAYOUTS) {
           const data = distinctBytes(sizes.reduce((a, b) => a + b, 0));
-          const held = await poolBuffer(pool, cut(data, sizes), { layout: "memory", exact: true, unflushed: 3, junk: 1 });
+          const held = await poolBuffer(pool, cut(data, sizes), {
+            layout: "memory",
+            exact: true,
+            unflushed: 3,
+            junk: 1,
+          });
           sweepBoundaries(held.buffer, data, sizes, `pool(${sizes.join(",")})`);
           held.release();
         }
@@ -828,12 +840,16 @@ describe("ReadableBuffer differential against a Uint8Array", () => {
               holdAcrossConsume: random.chance(0.3),
               unflushed: random.chance(0.5) ? random.int(1, pool.blockSize + 2) : 0,
               // Junk from the alphabet, so a search that overruns its bounds finds it.
-              junk: alphabet === undefined ? random.int(0, 255) : alphabet[random.int(0, alphabet.length - 1)] as number,
+              junk: alphabet === undefined
+                ? random.int(0, 255)
+                : alphabet[random.int(0, alphabet.length - 1)] as number,
               random,
             };
             const held = await poolBuffer(pool, chunks, options);
             const label = `case ${c} blockSize ${pool.blockSize} ${layout} prefix ${options.prefix} ` +
-              `hold ${options.holdAcrossConsume} unflushed ${options.unflushed} chunks ${chunks.map((x) => x.length).join(",")}`;
+              `hold ${options.holdAcrossConsume} unflushed ${options.unflushed} chunks ${
+                chunks.map((x) => x.length).join(",")
+              }`;
             try {
               differential(random, held.buffer, data, alphabet, 30, label);
             } finally {
@@ -866,7 +882,11 @@ describe("ReadableBuffer differential against a Uint8Array", () => {
           for (let q = 0; q < 5; q++) {
             const start = random.int(0, data.length);
             const end = random.int(start, data.length);
-            assertShape(held.buffer.slice(start, end), data.subarray(start, end), () => `${label} slice(${start}, ${end})`);
+            assertShape(
+              held.buffer.slice(start, end),
+              data.subarray(start, end),
+              () => `${label} slice(${start}, ${end})`,
+            );
           }
         } finally {
           held.release();

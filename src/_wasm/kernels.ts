@@ -58,7 +58,9 @@ export function setWasmModule(module: WebAssembly.Module): void {
   const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   for (const name of REQUIRED_EXPORTS) {
     if (!names.has(name)) {
-      throw new TypeError(`Cannot use the module as it does not export "${name}": received exports ${[...names].join(", ")}`);
+      throw new TypeError(
+        `Cannot use the module as it does not export "${name}": received exports ${[...names].join(", ")}`,
+      );
     }
   }
   injected = module;
