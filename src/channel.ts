@@ -191,6 +191,8 @@ export class Channel {
   #writeAvailable = 0; // bytes `advance` may still commit from the last getMemory view
   #memoryView: Uint8Array | undefined; // the last getMemory view, reused while nothing moved
   #memoryViewEnd = -1; // #writePosition when #memoryView was made
+  #markPosition = 0; // #writePosition when the current write started
+  #markEnd = 0; // the write head's end when the current write started
   #writerCompleted = false;
   #writerError: unknown = undefined;
   #writerFailed = false;
@@ -408,6 +410,7 @@ export class Channel {
     if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (!(data instanceof Uint8Array)) return Promise.reject(typeError("write", "data must be a Uint8Array", data));
     if (this.#readerCompleted) return this.#flush(options);
+    const mark = this.#markWrite();
     try {
       let offset = 0;
       const length = data.length;
@@ -420,6 +423,7 @@ export class Channel {
         offset += n;
       }
     } catch (error) {
+      this.#undoWrite(mark);
       return Promise.reject(error);
     }
     return this.#flush(options);
@@ -429,6 +433,7 @@ export class Channel {
     if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (typeof text !== "string") return Promise.reject(typeError("write text", "text must be a string", text));
     if (this.#readerCompleted) return this.#flush(options);
+    const mark = this.#markWrite();
     try {
       let rest = text;
       while (rest.length > 0) {
@@ -440,9 +445,29 @@ export class Channel {
         rest = read === rest.length ? "" : rest.slice(read);
       }
     } catch (error) {
+      this.#undoWrite(mark);
       return Promise.reject(error);
     }
     return this.#flush(options);
+  }
+
+  /** Where a write starts: segment count and the write head's end (see #undoWrite). */
+  #markWrite(): number {
+    const segments = this.#segments;
+    this.#markEnd = segments.length > this.#segmentHead ? (segments[segments.length - 1] as BufferSegment).end : 0;
+    this.#markPosition = this.#writePosition;
+    return segments.length;
+  }
+
+  /**
+   * Takes back the bytes of a write that failed part way (the pool hit maxBytes), so a caller
+   * that retries does not send them twice.
+   */
+  #undoWrite(segmentCount: number): void {
+    const segments = this.#segments;
+    while (segments.length > segmentCount) this.#recycle(segments.pop() as BufferSegment);
+    if (segments.length > this.#segmentHead) (segments[segments.length - 1] as BufferSegment).end = this.#markEnd;
+    this.#writePosition = this.#markPosition;
   }
 
   #cancelPendingFlush(): void {

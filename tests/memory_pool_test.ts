@@ -105,9 +105,17 @@ describe("MemoryPool", () => {
 
   it("bounds a channel by maxBytes with a RangeError instead of growing", async () => {
     const pool = new MemoryPool({ maxBytes: 4 * 1024 * 1024 });
-    const { writer } = new Channel({ pool, pauseWriterThreshold: 0 });
+    const { writer, reader } = new Channel({ pool, pauseWriterThreshold: 0 });
+    await writer.write(new Uint8Array([1, 2, 3]));
     await assert.rejects(writer.write(new Uint8Array(8 * 1024 * 1024)), RangeError);
     assert.ok(pool.stats().reservedBytes <= 4 * 1024 * 1024);
+    await assert.rejects(writer.writeUtf8("x".repeat(8 * 1024 * 1024)), RangeError);
+    // A failed write leaves nothing behind: a retry does not send bytes twice.
+    assert.equal(writer.unflushedBytes, 0);
+    assert.equal(pool.stats().rentedBlocks, 1);
+    await writer.write(new Uint8Array([4]));
+    const { buffer } = await reader.read();
+    assert.deepEqual(buffer.toUint8Array(), new Uint8Array([1, 2, 3, 4]));
   });
 
   it("rejects a block released twice or released to another pool", () => {
