@@ -8,8 +8,9 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const entry = "wasm/assembly/index.ts";
 const target = "src/_wasm/kernels.generated.ts";
-// The first 64 KiB of every slab belong to the kernels (see src/_wasm/kernels.ts).
-const reservedBytes = 65536;
+// The first 64 KiB of every slab belong to the kernels: static data below 32 KiB, scratch above
+// (KERNEL_SCRATCH_OFFSET in src/_wasm/kernels.ts).
+const staticDataLimit = 32768;
 
 const common = [entry, "--importMemory", "--runtime", "stub", "-O3", "--noAssert", "--baseDir", root];
 
@@ -25,16 +26,12 @@ async function build(extra) {
   }
   const wasm = outputs["out.wasm"];
   const wat = String(outputs["out.wat"]);
-  // Static data must end inside the reserved area, or instantiation would overwrite pool blocks.
+  // Static data must end before the scratch area, or kernels and instantiation would
+  // overwrite each other (and past 64 KiB, pool blocks).
   for (const match of wat.matchAll(/\(data \$\S+ \(i32\.const (\d+)\) "((?:[^"\\]|\\.)*)"\)/g)) {
-    const start = Number(match[1]);
-    const length = match[2].replace(/\\[0-9a-f]{2}/g, "x").length;
-    if (start + length > reservedBytes) {
-      throw new Error(
-        `Cannot embed the kernels as static data ends at ${
-          start + length
-        }: the reserved area is ${reservedBytes} bytes`,
-      );
+    const end = Number(match[1]) + match[2].replace(/\\[0-9a-f]{2}/g, "x").length;
+    if (end > staticDataLimit) {
+      throw new Error(`Cannot embed the kernels as static data ends at ${end}: it must end before ${staticDataLimit}`);
     }
   }
   return Buffer.from(wasm);

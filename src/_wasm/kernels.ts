@@ -14,8 +14,19 @@
 
 import { KERNELS_SCALAR_WASM_B64, KERNELS_SIMD_WASM_B64 } from "./kernels.generated.ts";
 
-/** Bytes at the start of every pool memory kept for the kernels' static data and scratch. */
+/**
+ * Bytes at the start of every pool memory kept for the kernels: static data (lookup tables)
+ * below {@linkcode KERNEL_SCRATCH_OFFSET}, scratch space from there to the end.
+ */
 export const KERNEL_RESERVED_BYTES = 65536;
+
+/**
+ * Where the kernels' scratch space starts in every pool memory (static data must end before
+ * it; scripts/build_wasm.mjs checks). A kernel call may use
+ * `[KERNEL_SCRATCH_OFFSET, KERNEL_RESERVED_BYTES)` freely: calls do not overlap (JS is single
+ * threaded) and nothing lives there between calls.
+ */
+export const KERNEL_SCRATCH_OFFSET = 32768;
 
 /** The exports of the kernels module; pointers are byte offsets into the instance's memory. */
 export interface Kernels {
