@@ -20,9 +20,11 @@ export interface MemoryPoolOptions {
   blockSize?: number;
   /**
    * Blocks in one slab (one `WebAssembly.Memory`). A slab is created whenever the free list is
-   * empty, and never grown.
+   * empty, and never grown. Its pages are only touched (and so only cost resident memory) as
+   * blocks are first rented. Large slabs keep a transform's input and output in one memory,
+   * where a WebAssembly kernel can read one and write the other.
    *
-   * @default {256}
+   * @default {1024} (4 MiB of 4 KiB blocks), or fewer when `maxBytes` is smaller than that slab
    */
   blocksPerSlab?: number;
   /**
@@ -123,6 +125,7 @@ class Slab {
 }
 
 const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
+const DEFAULT_BLOCKS_PER_SLAB = 1024;
 const MAX_FREE_OVERSIZE_BLOCKS = 8;
 const MAX_FREE_OVERSIZE_BYTES = 32 * 1024 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024 * 1024;
@@ -134,6 +137,7 @@ let sharedPool: MemoryPool | undefined;
  *
  * - Blocks come from slabs: one `WebAssembly.Memory` of `blocksPerSlab` blocks each, created
  *   with `maximum === initial` and never grown, so **no view of pool memory is ever detached**.
+ *   A slab's pages cost resident memory only once its blocks are first used.
  *   The first 64 KiB of every slab are kept for the WebAssembly kernels.
  * - Released blocks go on a free list and are rented again last-in first-out (warm in cache).
  * - A rent larger than `blockSize` gets an oversize block: a memory of its own. A few released
@@ -167,8 +171,11 @@ export class MemoryPool {
   /** Whether released blocks are poisoned. */
   readonly debug: boolean;
 
-  // Invariant: #free holds exactly the slab blocks that are not rented.
+  // Invariant: every block of every slab is rented, on #free, or not carved yet (the last
+  // #uncarved blocks of #current: blocks are made on first rent, so an idle slab holds no objects).
   readonly #free: PoolBlock[] = [];
+  #current: Slab | undefined;
+  #carved = 0; // blocks made from #current so far
   #slabs = 0;
   #rented = 0;
   #oversize = 0;
@@ -186,10 +193,16 @@ export class MemoryPool {
    * @throws {RangeError} When an option is out of range.
    */
   constructor(options: MemoryPoolOptions = {}) {
-    const { blockSize = 4096, blocksPerSlab = 256, maxBytes = Infinity, debug = false } = options;
+    const { blockSize = 4096, maxBytes = Infinity, debug = false } = options;
     if (!isIntegerIn(blockSize, 16, MAX_BLOCK_SIZE) || blockSize % 16 !== 0) {
       throw rangeError("create the pool", "blockSize must be a multiple of 16 from 16 to 16777216", blockSize);
     }
+    if (typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes <= 0) {
+      throw rangeError("create the pool", "maxBytes must be a positive number", maxBytes);
+    }
+    // The default slab shrinks to fit maxBytes; an explicit one must fit.
+    const fitting = Math.floor((maxBytes - KERNEL_RESERVED_BYTES) / blockSize);
+    const blocksPerSlab = options.blocksPerSlab ?? Math.max(1, Math.min(DEFAULT_BLOCKS_PER_SLAB, fitting));
     if (!isIntegerIn(blocksPerSlab, 1, Math.floor(MAX_SLAB_BYTES / blockSize))) {
       throw rangeError(
         "create the pool",
@@ -197,14 +210,21 @@ export class MemoryPool {
         blocksPerSlab,
       );
     }
-    if (typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes <= 0) {
-      throw rangeError("create the pool", "maxBytes must be a positive number", maxBytes);
+    const slabPages = Math.ceil((KERNEL_RESERVED_BYTES + blockSize * blocksPerSlab) / WASM_PAGE_BYTES);
+    if (slabPages * WASM_PAGE_BYTES > maxBytes) {
+      throw rangeError(
+        "create the pool",
+        `maxBytes must hold at least one slab of ${
+          slabPages * WASM_PAGE_BYTES
+        } bytes (64 KiB for the kernels, then the blocks)`,
+        maxBytes,
+      );
     }
     this.blockSize = blockSize;
     this.blocksPerSlab = blocksPerSlab;
     this.maxBytes = maxBytes;
     this.debug = debug;
-    this.#slabPages = Math.ceil((KERNEL_RESERVED_BYTES + blockSize * blocksPerSlab) / WASM_PAGE_BYTES);
+    this.#slabPages = slabPages;
   }
 
   /** The pool channels use when none is given: default options, created on first use. */
@@ -226,8 +246,12 @@ export class MemoryPool {
     }
     let block = this.#free.pop();
     if (block === undefined) {
-      this.#addSlab();
-      block = this.#free.pop() as PoolBlock;
+      if (this.#current === undefined || this.#carved === this.blocksPerSlab) this.#addSlab();
+      block = createBlock(
+        this.#current as Slab,
+        KERNEL_RESERVED_BYTES + this.#carved++ * this.blockSize,
+        this.blockSize,
+      );
     }
     block.rented = true;
     this.#rented++;
@@ -269,7 +293,7 @@ export class MemoryPool {
     return {
       slabs: this.#slabs,
       rentedBlocks: this.#rented,
-      freeBlocks: this.#free.length,
+      freeBlocks: this.#free.length + (this.#current === undefined ? 0 : this.blocksPerSlab - this.#carved),
       oversizeBlocks: this.#oversize,
       freeOversizeBlocks: this.#oversizeFree.length,
       reservedBytes: this.#reservedBytes,
@@ -295,12 +319,9 @@ export class MemoryPool {
 
   #addSlab(): void {
     this.#reserve(this.#slabPages * WASM_PAGE_BYTES, "a block");
-    const slab = new Slab(this, this.#slabPages);
+    this.#current = new Slab(this, this.#slabPages);
+    this.#carved = 0;
     this.#slabs++;
-    // Pushed in reverse so blocks are rented in address order.
-    for (let i = this.blocksPerSlab - 1; i >= 0; i--) {
-      this.#free.push(createBlock(slab, KERNEL_RESERVED_BYTES + i * this.blockSize, this.blockSize));
-    }
   }
 
   /** The smallest kept oversize block that fits `size` without wasting more than half of it. */

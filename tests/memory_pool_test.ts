@@ -41,6 +41,30 @@ describe("MemoryPool", () => {
     assert.equal(blocks[0]?.memory.buffer.byteLength, 2 * 65536, "a slab memory keeps its size");
   });
 
+  it("defaults to slabs of 1024 blocks, shrunk to fit maxBytes", () => {
+    assert.equal(new MemoryPool().blocksPerSlab, 1024);
+    const small = new MemoryPool({ maxBytes: 1024 * 1024 });
+    assert.equal(small.blocksPerSlab, (1024 * 1024 - 65536) / 4096);
+    small.rent();
+    assert.ok(small.stats().reservedBytes <= 1024 * 1024);
+  });
+
+  it("rejects a maxBytes that cannot hold one slab", () => {
+    assert.throws(() => new MemoryPool({ maxBytes: 65536 }), RangeError);
+    assert.throws(() => new MemoryPool({ maxBytes: 1024 * 1024, blocksPerSlab: 1024 }), RangeError);
+  });
+
+  it("makes block objects on first rent, so a fresh slab holds none", () => {
+    const pool = new MemoryPool({ blockSize: 64, blocksPerSlab: 1000 });
+    const a = pool.rent();
+    assert.equal(pool.stats().freeBlocks, 999);
+    const b = pool.rent();
+    assert.equal(b.byteOffset, a.byteOffset + 64, "blocks are carved in address order");
+    pool.release(a);
+    assert.equal(pool.stats().freeBlocks, 999);
+    assert.equal(pool.rent(), a, "released blocks are reused before new ones are carved");
+  });
+
   it("reuses the last released block first", () => {
     const pool = new MemoryPool({ blockSize: 64 });
     const a = pool.rent();
