@@ -56,5 +56,6 @@ export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_
 export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
 export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
+export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
 export { ChannelStateError, type ChannelStateErrorCode } from "./src/errors.ts";
 export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";

@@ -32,7 +32,7 @@ export interface ChannelOptions {
    * A waiting flush resumes once unexamined bytes fall below this. From 1 to
    * `pauseWriterThreshold` (0 only when pausing is off). Checked in `advanceTo`.
    *
-   * @default {Math.floor(pauseWriterThreshold / 2)} (32768)
+   * @default {Math.max(1, Math.floor(pauseWriterThreshold / 2))} (32768; 0 when pausing is off)
    */
   resumeWriterThreshold?: number;
   /**
@@ -273,7 +273,7 @@ export class Channel {
     if (!isIntegerIn(pause, 0, Number.MAX_SAFE_INTEGER)) {
       throw rangeError("create the channel", "pauseWriterThreshold must be a non-negative integer", pause);
     }
-    const resume = options.resumeWriterThreshold ?? Math.floor(pause / 2);
+    const resume = options.resumeWriterThreshold ?? (pause === 0 ? 0 : Math.max(1, Math.floor(pause / 2)));
     if (pause > 0 && !isIntegerIn(resume, 1, pause)) {
       throw rangeError("create the channel", `resumeWriterThreshold must be an integer from 1 to ${pause}`, resume);
     }

@@ -80,6 +80,15 @@ describe("A. options", () => {
     assert.equal(await settled(paused), true);
   });
 
+  it("accepts pause 1 with the default resume", async () => {
+    const { writer, reader } = new Channel({ pool: new MemoryPool(), pauseWriterThreshold: 1 });
+    const paused = writer.write(new Uint8Array(1));
+    assert.equal(await settled(paused), false);
+    await reader.read();
+    reader.advanceTo(1);
+    assert.equal(await settled(paused), true);
+  });
+
   it("rejects resume 0 when pausing is on, since the writer could never resume", () => {
     assert.throws(() => new Channel({ pauseWriterThreshold: 10, resumeWriterThreshold: 0 }), RangeError);
     assert.throws(() => new Channel({ pauseWriterThreshold: 0, resumeWriterThreshold: 5 }), RangeError);
