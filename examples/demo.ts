@@ -74,8 +74,14 @@ const rows: [string, string][] = [
     } KiB a read: each read returns everything buffered)`,
   ],
   ["throughput", `${(bytes / 1048576 / seconds).toFixed(0)} MiB/s, ${(lines / seconds / 1e6).toFixed(2)} M lines/s`],
-  ["pool slabs", `${stats.slabs} (${(stats.reservedBytes / 1048576).toFixed(2)} MiB of WebAssembly memory)`],
+  [
+    "pool slabs",
+    `${stats.slabs} (${
+      (stats.reservedBytes / 1048576).toFixed(2)
+    } MiB of WebAssembly memory reserved; pages cost RAM once used)`,
+  ],
   ["peak blocks in use", `${peakRented} of ${pool.blockSize} bytes (backpressure keeps it bounded)`],
+  ["peak pool memory used", `${((peakRented * pool.blockSize) / 1024).toFixed(0)} KiB for ${mib} MiB moved`],
   ["blocks in use now", `${stats.rentedBlocks}`],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
