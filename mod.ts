@@ -57,5 +57,31 @@ export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
 export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
 export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
+export {
+  fromReadableStream,
+  fromWritableStream,
+  toReadableStream,
+  toWritableStream,
+  type ZeroCopyOptions,
+} from "./src/web_streams.ts";
+export {
+  type Base64Alphabet,
+  base64Decoder,
+  type Base64DecoderOptions,
+  base64Encoder,
+  type Base64EncoderOptions,
+} from "./src/base64.ts";
 export { ChannelStateError, type ChannelStateErrorCode } from "./src/errors.ts";
+export { FrameTooLargeError, TruncatedFrameError } from "./src/errors.ts";
+export type { DecodeProgress, Framer } from "./src/framer.ts";
+export { lengthPrefixed, type LengthPrefixedOptions } from "./src/length_prefixed.ts";
+export { delimited, type DelimitedOptions } from "./src/delimited.ts";
+export { readFrames, type ReadFramesOptions, writeFrame } from "./src/frames.ts";
 export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";
+export {
+  type Utf8DecodeOptions,
+  Utf8Decoder,
+  type Utf8DecoderOptions,
+  type Utf8Validation,
+  validateUtf8,
+} from "./src/utf8.ts";

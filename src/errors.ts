@@ -96,6 +96,96 @@ function describe(value: unknown): string {
   return Object.prototype.toString.call(value);
 }
 
+/**
+ * Thrown when a frame is longer than a framer allows: a length-prefixed frame whose header
+ * declares more than `maxFrameLength` bytes (thrown as soon as the header is read, before the
+ * payload is buffered), a line longer than `maxLength`, or a payload too long to encode.
+ *
+ * @example Catching an oversized frame
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameTooLargeError } from "@channels/channels";
+ *
+ * const error = new FrameTooLargeError(4294967295, 8388608);
+ * assert.ok(error instanceof RangeError);
+ * assert.equal(error.frameLength, 4294967295);
+ * assert.equal(error.maxFrameLength, 8388608);
+ * ```
+ */
+export class FrameTooLargeError extends RangeError {
+  /**
+   * The frame's length in bytes (the payload a header declares, or a line without its
+   * delimiter). A lower bound when the message says "at least": a line whose end was not seen.
+   */
+  readonly frameLength: number;
+  /** The largest frame the framer allows. */
+  readonly maxFrameLength: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param frameLength The frame's length (or a lower bound of it).
+   * @param maxFrameLength The limit it passes.
+   * @param message The message; a "Cannot decode the frame …" sentence by default.
+   */
+  constructor(frameLength: number, maxFrameLength: number, message?: string) {
+    super(
+      message ??
+        `Cannot decode the frame as its length must be at most ${maxFrameLength} bytes: received ${frameLength}`,
+    );
+    this.name = "FrameTooLargeError";
+    this.frameLength = frameLength;
+    this.maxFrameLength = maxFrameLength;
+  }
+}
+
+/**
+ * Thrown when a stream of frames ends inside a frame: bytes are left that do not make a whole
+ * frame (a header without all of its payload, a line without its delimiter). Malformed input,
+ * so a `TypeError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TruncatedFrameError } from "@channels/channels";
+ *
+ * const error = new TruncatedFrameError(3);
+ * assert.ok(error instanceof TypeError);
+ * assert.equal(error.bytesLeft, 3);
+ * ```
+ */
+export class TruncatedFrameError extends TypeError {
+  /** Bytes left at the end of the stream, from the start of the unfinished frame. */
+  readonly bytesLeft: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param bytesLeft Bytes left at the end of the stream.
+   */
+  constructor(bytesLeft: number) {
+    super(`Cannot decode the frame as the stream ended inside it: received ${bytesLeft} trailing bytes`);
+    this.name = "TruncatedFrameError";
+    this.bytesLeft = bytesLeft;
+  }
+}
+
+/** A frame longer than the framer allows; `atLeast` when only a lower bound is known. */
+export function frameTooLarge(
+  what: "decode" | "encode",
+  frameLength: number,
+  maxFrameLength: number,
+  atLeast: boolean = false,
+): FrameTooLargeError {
+  return new FrameTooLargeError(
+    frameLength,
+    maxFrameLength,
+    `Cannot ${what} the frame as its length must be at most ${maxFrameLength} bytes: received ${
+      atLeast ? "at least " : ""
+    }${frameLength}`,
+  );
+}
+
 /** True when `n` is an integer in `[min, max]`. */
 export function isIntegerIn(n: unknown, min: number, max: number): n is number {
   return typeof n === "number" && Number.isInteger(n) && n >= min && n <= max;

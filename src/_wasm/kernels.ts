@@ -32,12 +32,29 @@ export const KERNEL_SCRATCH_OFFSET = 32768;
 export interface Kernels {
   /** Offset of the first byte equal to `value` in `[ptr, ptr + len)`, or -1. */
   memchr(ptr: number, len: number, value: number): number;
+  /**
+   * UTF-8 validation of `[ptr, ptr + len)` (`len` below 2^31). `r >= 0`: the first `r` bytes
+   * are complete valid sequences and the rest (0–3 bytes) starts a sequence that is valid so
+   * far; `r < 0`: the first invalid sequence starts at offset `~r`.
+   */
+  utf8Validate(ptr: number, len: number): number;
+  /**
+   * Base64 encode of the `len / 3` whole groups at `src` into `4 * (len / 3)` characters at
+   * `dst` (`url` 0: "+/", 1: "-_"); returns the characters written.
+   */
+  base64Encode(src: number, len: number, dst: number, url: number): number;
+  /**
+   * Base64 decode of the `len / 4` whole groups at `src` into bytes at `dst` (`url` 0: "+/",
+   * 1: "-_"). `r >= 0`: all decoded, `r` bytes written; `r < 0`: the character at offset
+   * `-1 - r` is not in the alphabet, and the groups before its group are decoded.
+   */
+  base64Decode(src: number, len: number, dst: number, url: number): number;
 }
 
 /** Which build of the kernels a module is. */
 export type KernelVariant = "simd" | "scalar";
 
-const REQUIRED_EXPORTS = ["memchr"] as const;
+const REQUIRED_EXPORTS = ["memchr", "utf8Validate", "base64Encode", "base64Decode"] as const;
 
 let injected: WebAssembly.Module | undefined;
 let compiled: WebAssembly.Module | undefined;

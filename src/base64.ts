@@ -1,0 +1,584 @@
+/**
+ * Base64 (RFC 4648 "base64" and "base64url") as channel-to-channel transforms:
+ * {@linkcode base64Encoder} and {@linkcode base64Decoder}, for `pipeThrough`.
+ *
+ * The WebAssembly kernels (wasm/assembly/base64.ts) work on whole groups where the bytes lie:
+ * input segments in pool memory, output straight into the output channel's pool memory. Only
+ * the irregular parts run in JavaScript: a group that straddles two segments (assembled in a
+ * 3- or 4-entry array), the final group and its padding, whitespace, and errors.
+ *
+ * | path | copies? |
+ * | --- | --- |
+ * | input and output block in the same `WebAssembly.Memory` (the usual case: one pool, one slab) | none: the kernel reads the input segment and writes the output block |
+ * | output block in another memory (another slab, an oversize block, another pool) | once: the kernel writes into the input memory's kernel scratch space, then one `set` into the output |
+ * | input not in pool memory (`ReadableBuffer.from`), or kernels unavailable | none, in plain TypeScript (slower) |
+ *
+ * @module
+ */
+
+import type { BufferSegment } from "./_segment.ts";
+import { KERNEL_RESERVED_BYTES, KERNEL_SCRATCH_OFFSET, type Kernels } from "./_wasm/kernels.ts";
+import {
+  base64DecodeError,
+  DECODE_ANY,
+  DECODE_STD,
+  DECODE_URL,
+  decodeGroupsReference,
+  ENCODE_STD,
+  ENCODE_URL,
+  encodeGroupsReference,
+  isBase64Whitespace,
+  RULES,
+} from "./_base64_reference.ts";
+import { blockKernels } from "./memory_pool.ts";
+import { bufferSegments, type ReadableBuffer } from "./readable_buffer.ts";
+import type { ChannelTransform } from "./transform.ts";
+import type { WritableChannel } from "./writable_channel.ts";
+
+/** The two alphabets of RFC 4648: `"base64"` (`+` and `/`) and `"base64url"` (`-` and `_`). */
+export type Base64Alphabet = "base64" | "base64url";
+
+/** Options of {@linkcode base64Encoder}. */
+export interface Base64EncoderOptions {
+  /**
+   * The alphabet: `"base64"` (RFC 4648 §4, `+` and `/`) or `"base64url"` (§5, `-` and `_`).
+   *
+   * @default {"base64"}
+   */
+  alphabet?: Base64Alphabet;
+  /**
+   * Whether the final group is padded to 4 characters with `=`.
+   *
+   * @default {true}
+   */
+  padding?: boolean;
+}
+
+/** Options of {@linkcode base64Decoder}. */
+export interface Base64DecoderOptions {
+  /**
+   * The alphabet: `"base64"` (RFC 4648 §4, `+` and `/`) or `"base64url"` (§5, `-` and `_`).
+   * Only strict mode holds input to it; lenient mode accepts both.
+   *
+   * @default {"base64"}
+   */
+  alphabet?: Base64Alphabet;
+  /**
+   * Strict RFC 4648 decoding: every byte must be in the alphabet (or skipped whitespace),
+   * `=` may only pad the final group (to exactly 4 characters), and the unused bits of a
+   * final partial group must be zero; a lone final character is an error. Any violation
+   * throws a `TypeError` naming the byte offset in the whole input stream.
+   *
+   * `false` decodes leniently, byte for byte like Node's `Buffer.from(text, "base64")`:
+   * both alphabets are accepted, every other byte is skipped, the first `=` ends the data
+   * (the rest of the stream is read and ignored), unused bits are dropped, and so is a lone
+   * final character. Nothing throws.
+   *
+   * @default {true}
+   */
+  strict?: boolean;
+  /**
+   * In strict mode, skip MIME-style whitespace (space, tab, CR, LF) anywhere in the input
+   * instead of rejecting it. (Lenient mode skips it anyway.)
+   *
+   * @default {false}
+   */
+  skipWhitespace?: boolean;
+}
+
+// Kernel scratch space usable for the cross-memory case (see the module doc).
+const SCRATCH_BYTES = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
+const EQUALS = 0x3d;
+
+// Set when the kernels cannot load (a host that forbids compiling): TypeScript from then on.
+let wasmUnavailable = false;
+let kernelsEnabled = true;
+
+/** Turns the kernels off (`false`: the TypeScript fallback runs) or back on (tests only). */
+export function setBase64KernelsForTesting(enabled: boolean): void {
+  kernelsEnabled = enabled;
+  wasmUnavailable = false;
+}
+
+/**
+ * The kernels over the memory `view` lies in, and a view of that memory's scratch space; one
+ * memory is cached (a transform's input is mostly in one slab). Shared by both transforms.
+ */
+class KernelCache {
+  #buffer: ArrayBufferLike | undefined;
+  kernels: Kernels | undefined;
+  scratch: Uint8Array = new Uint8Array(0);
+
+  /** Looks up the kernels for `view` (a view of one of `input`'s segments); false when none. */
+  find(input: ReadableBuffer, view: Uint8Array): boolean {
+    const buffer = view.buffer;
+    if (buffer === this.#buffer) return this.kernels !== undefined;
+    this.#buffer = buffer;
+    this.kernels = undefined;
+    if (!kernelsEnabled || wasmUnavailable) return false;
+    const segments = bufferSegments(input);
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const seg = segments[i] as BufferSegment;
+      if (seg.block !== null && seg.bytes.buffer === buffer) {
+        try {
+          this.kernels = blockKernels(seg.block);
+        } catch {
+          // No kernels on this host (compile refused and no module injected).
+          wasmUnavailable = true;
+          return false;
+        }
+        this.scratch = new Uint8Array(buffer, KERNEL_SCRATCH_OFFSET, SCRATCH_BYTES);
+        return true;
+      }
+    }
+    return false; // not pool memory (ReadableBuffer.from)
+  }
+
+  /** Forgets the cached memory (kernelsEnabled may have changed). */
+  clear(): void {
+    this.#buffer = undefined;
+    this.kernels = undefined;
+  }
+}
+
+/** The output side of a transform call: one getMemory view at a time, filled from `at`. */
+class OutputCursor {
+  output: WritableChannel | undefined;
+  view: Uint8Array = new Uint8Array(0);
+  at = 0;
+  #open = false;
+
+  /** Makes sure the view has room for `need` more bytes (commits the old view first). */
+  room(need: number): void {
+    if (this.#open && this.view.length - this.at >= need) return;
+    const output = this.output as WritableChannel;
+    if (this.#open) output.advance(this.at);
+    this.view = output.getMemory(need);
+    this.at = 0;
+    this.#open = true;
+  }
+
+  /** Commits what was written; the view must not be used afterwards. */
+  commit(): void {
+    if (this.#open) (this.output as WritableChannel).advance(this.at);
+    this.#open = false;
+    this.output = undefined;
+  }
+
+  /** Drops the view without committing (after an error). */
+  abandon(): void {
+    this.#open = false;
+    this.output = undefined;
+  }
+}
+
+function checkAlphabet(what: string, alphabet: unknown): boolean {
+  if (alphabet === undefined || alphabet === "base64") return false;
+  if (alphabet === "base64url") return true;
+  throw new RangeError(
+    `Cannot create the ${what} as alphabet must be "base64" or "base64url": received ${
+      typeof alphabet === "string" ? JSON.stringify(alphabet) : String(alphabet)
+    }`,
+  );
+}
+
+function checkFlag(what: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Cannot create the ${what} as ${name} must be a boolean: received ${String(value)}`);
+  }
+  return value;
+}
+
+function checkOptions(what: string, options: unknown): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Cannot create the ${what} as options must be an object: received ${String(options)}`);
+  }
+}
+
+/**
+ * A transform that encodes bytes as base64 text (ASCII bytes), for `pipeThrough`.
+ * Groups of 3 bytes that straddle reads wait for the rest (they stay unconsumed); the end of
+ * the stream encodes the final 1 or 2 bytes, padded with `=` unless `padding` is false.
+ *
+ * One transform per stream: it keeps no state between calls, so it may be reused once a
+ * stream has ended.
+ *
+ * @param options The alphabet and whether to pad.
+ * @returns The transform.
+ * @throws {RangeError} When `alphabet` is not `"base64"` or `"base64url"`.
+ * @throws {TypeError} When `options` is not an object or `padding` is not a boolean.
+ *
+ * @example Encoding a stream
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { base64Encoder, Channel, pipeThrough } from "@channels/channels";
+ *
+ * const source = new Channel();
+ * const reader = pipeThrough(source.reader, base64Encoder({ alphabet: "base64url", padding: false }));
+ * await source.writer.write(new Uint8Array([0xfb, 0xff]));
+ * await source.writer.write(new Uint8Array([0xbf, 0x01]));
+ * source.writer.complete();
+ *
+ * let text = "";
+ * for (;;) {
+ *   const { buffer, isCompleted } = await reader.read();
+ *   text += new TextDecoder().decode(buffer.toUint8Array());
+ *   reader.advanceTo(buffer.length);
+ *   if (isCompleted) break;
+ * }
+ * reader.complete();
+ * assert.equal(text, "-_-_AQ");
+ * ```
+ */
+export function base64Encoder(options: Base64EncoderOptions = {}): ChannelTransform {
+  checkOptions("base64 encoder", options);
+  const url = checkAlphabet("base64 encoder", options.alphabet);
+  const padding = checkFlag("base64 encoder", "padding", options.padding, true);
+  return new Base64EncoderTransform(url, padding);
+}
+
+class Base64EncoderTransform implements ChannelTransform {
+  readonly #url: number;
+  readonly #table: Uint8Array;
+  readonly #padding: boolean;
+  readonly #kernels = new KernelCache();
+  readonly #out = new OutputCursor();
+  // A group straddling two segments, assembled here (never more than 3 bytes).
+  readonly #group = new Uint8Array(3);
+  #groupLength = 0;
+
+  constructor(url: boolean, padding: boolean) {
+    this.#url = url ? 1 : 0;
+    this.#table = url ? ENCODE_URL : ENCODE_STD;
+    this.#padding = padding;
+  }
+
+  transform(input: ReadableBuffer, output: WritableChannel, final: boolean): number {
+    // A partial final group stays unconsumed until more comes (or the stream ends).
+    const consumed = final ? input.length : input.length - (input.length % 3);
+    const out = this.#out;
+    out.output = output;
+    this.#kernels.clear();
+    this.#groupLength = 0;
+    let remaining = consumed;
+    for (const view of input) {
+      if (remaining === 0) break;
+      const length = Math.min(view.length, remaining);
+      remaining -= length;
+      let off = 0;
+      if (this.#groupLength > 0) {
+        while (off < length && this.#groupLength < 3) this.#group[this.#groupLength++] = view[off++] as number;
+        if (this.#groupLength < 3) continue;
+        out.room(4);
+        out.at += encodeGroupsReference(this.#group, 0, 3, out.view, out.at, this.#url);
+        this.#groupLength = 0;
+      }
+      const whole = length - off - ((length - off) % 3);
+      if (whole > 0) this.#encodeRun(input, view, off, whole);
+      off += whole;
+      while (off < length) this.#group[this.#groupLength++] = view[off++] as number;
+    }
+    if (this.#groupLength > 0) this.#encodeFinal();
+    out.commit();
+    return consumed;
+  }
+
+  /** Encodes `view[off, off + length)`, whole groups, into the output. */
+  #encodeRun(input: ReadableBuffer, view: Uint8Array, off: number, length: number): void {
+    const out = this.#out;
+    const cache = this.#kernels;
+    const kernels = cache.find(input, view) ? cache.kernels as Kernels : undefined;
+    while (length > 0) {
+      out.room(4);
+      let groups = Math.min(length / 3, (out.view.length - out.at) >>> 2);
+      if (kernels === undefined) {
+        out.at += encodeGroupsReference(view, off, groups * 3, out.view, out.at, this.#url);
+      } else if (out.view.buffer === view.buffer) {
+        // Same memory: the kernel writes straight into the output block.
+        out.at += kernels.base64Encode(view.byteOffset + off, groups * 3, out.view.byteOffset + out.at, this.#url);
+      } else {
+        // Another memory: the kernel writes into this memory's scratch space, then one copy.
+        groups = Math.min(groups, SCRATCH_BYTES >>> 2);
+        const n = kernels.base64Encode(view.byteOffset + off, groups * 3, KERNEL_SCRATCH_OFFSET, this.#url);
+        out.view.set(cache.scratch.subarray(0, n), out.at);
+        out.at += n;
+      }
+      off += groups * 3;
+      length -= groups * 3;
+    }
+  }
+
+  /** The final 1 or 2 bytes: 2 or 3 characters, and the padding. */
+  #encodeFinal(): void {
+    const out = this.#out;
+    const table = this.#table;
+    const n = this.#groupLength;
+    const b0 = this.#group[0] as number;
+    const b1 = n > 1 ? this.#group[1] as number : 0;
+    out.room(4);
+    const view = out.view;
+    let at = out.at;
+    view[at++] = table[b0 >>> 2] as number;
+    view[at++] = table[((b0 & 3) << 4) | (b1 >>> 4)] as number;
+    if (n > 1) view[at++] = table[(b1 & 15) << 2] as number;
+    else if (this.#padding) view[at++] = EQUALS;
+    if (this.#padding) view[at++] = EQUALS;
+    out.at = at;
+    this.#groupLength = 0;
+  }
+}
+
+/**
+ * A transform that decodes base64 text into bytes, for `pipeThrough`. Padded and
+ * unpadded input are both accepted. Groups may straddle any number of reads and segments; the
+ * transform carries at most 3 pending characters' worth of state, so it consumes every byte
+ * it is given (whitespace included) and never holds input back.
+ *
+ * Strict mode (the default) follows RFC 4648 and throws on the first violation, naming its
+ * byte offset from the start of the input stream; `strict: false` decodes like Node's
+ * `Buffer.from(text, "base64")` (see {@linkcode Base64DecoderOptions.strict}). One transform
+ * per stream; it resets itself when a stream ends or fails.
+ *
+ * @param options The alphabet, strict or lenient, and whether whitespace is skipped.
+ * @returns The transform.
+ * @throws {RangeError} When `alphabet` is not `"base64"` or `"base64url"`.
+ * @throws {TypeError} When `options` is not an object or `strict` or `skipWhitespace` is not
+ * a boolean. While decoding, strict mode rejects (through the pipe's reader) with a
+ * `TypeError` such as `Cannot decode base64 as the character is not in the alphabet:
+ * received it at byte offset 4`.
+ *
+ * @example Decoding MIME-style text with line breaks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { base64Decoder, Channel, pipeThrough } from "@channels/channels";
+ *
+ * const source = new Channel();
+ * const reader = pipeThrough(source.reader, base64Decoder({ skipWhitespace: true }));
+ * await source.writer.writeUtf8("aGVsbG8s\r\nIHdv");
+ * await source.writer.writeUtf8("cmxk\r\n");
+ * source.writer.complete();
+ *
+ * let text = "";
+ * for (;;) {
+ *   const { buffer, isCompleted } = await reader.read();
+ *   text += new TextDecoder().decode(buffer.toUint8Array());
+ *   reader.advanceTo(buffer.length);
+ *   if (isCompleted) break;
+ * }
+ * reader.complete();
+ * assert.equal(text, "hello, world");
+ * ```
+ *
+ * @example Strict mode names the offending byte
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { base64Decoder, Channel, pipeThrough } from "@channels/channels";
+ *
+ * const source = new Channel();
+ * const reader = pipeThrough(source.reader, base64Decoder());
+ * await source.writer.writeUtf8("aGVsbG8=!");
+ * source.writer.complete();
+ * await assert.rejects(reader.read(), {
+ *   name: "TypeError",
+ *   message: "Cannot decode base64 as the character is not in the alphabet: received it at byte offset 8",
+ * });
+ * ```
+ */
+export function base64Decoder(options: Base64DecoderOptions = {}): ChannelTransform {
+  checkOptions("base64 decoder", options);
+  const url = checkAlphabet("base64 decoder", options.alphabet);
+  const strict = checkFlag("base64 decoder", "strict", options.strict, true);
+  const skipWhitespace = checkFlag("base64 decoder", "skipWhitespace", options.skipWhitespace, false);
+  return new Base64DecoderTransform(url, strict, skipWhitespace);
+}
+
+// Decoder states (the pending group is #group[0, #groupLength)):
+// | state | meaning | next |
+// | --- | --- | --- |
+// | DATA | between or inside groups | '=' after 2 → PAD_ONE_MORE, after 3 → DONE; lenient '=' → IGNORE |
+// | PAD_ONE_MORE | "xx=" seen, one more '=' needed | '=' → DONE |
+// | DONE | padding complete: only whitespace may follow | — |
+// | IGNORE | lenient: the first '=' ended the data | — |
+const DATA = 0;
+const PAD_ONE_MORE = 1;
+const DONE = 2;
+const IGNORE = 3;
+
+class Base64DecoderTransform implements ChannelTransform {
+  readonly #url: number;
+  readonly #strict: boolean;
+  readonly #skipWhitespace: boolean;
+  readonly #table: Uint8Array;
+  readonly #kernels = new KernelCache();
+  readonly #out = new OutputCursor();
+  // The sextets of a group in progress (it may straddle segments and calls).
+  readonly #group = new Uint8Array(4);
+  #groupLength = 0;
+  #state = DATA;
+  // Stream offset of the first byte of the next input (bytes consumed so far).
+  #position = 0;
+  // Stream offset of the last data character (the one a final-group error names).
+  #lastData = 0;
+  // Stream offset of the first '=' (an incomplete padding error names it).
+  #firstPad = 0;
+
+  constructor(url: boolean, strict: boolean, skipWhitespace: boolean) {
+    this.#url = url ? 1 : 0;
+    this.#strict = strict;
+    this.#skipWhitespace = skipWhitespace;
+    this.#table = !strict ? DECODE_ANY : url ? DECODE_URL : DECODE_STD;
+  }
+
+  transform(input: ReadableBuffer, output: WritableChannel, final: boolean): number {
+    const out = this.#out;
+    out.output = output;
+    this.#kernels.clear();
+    try {
+      let base = this.#position;
+      for (const view of input) {
+        this.#decodeView(input, view, base);
+        base += view.length;
+      }
+      this.#position = base;
+      if (final) this.#finish();
+    } catch (error) {
+      out.abandon();
+      this.#reset();
+      throw error;
+    }
+    out.commit();
+    if (final) this.#reset();
+    return input.length;
+  }
+
+  #reset(): void {
+    this.#groupLength = 0;
+    this.#state = DATA;
+    this.#position = 0;
+  }
+
+  /** Decodes one segment's bytes; `base` is the stream offset of `view[0]`. */
+  #decodeView(input: ReadableBuffer, view: Uint8Array, base: number): void {
+    const length = view.length;
+    const table = this.#table;
+    let off = 0;
+    while (off < length) {
+      if (this.#state === IGNORE) return;
+      // Fast path: at a group boundary, the kernel takes every whole group it can.
+      if (this.#groupLength === 0 && this.#state === DATA && length - off >= 4) {
+        const stop = this.#decodeRun(input, view, off, length - off);
+        off = stop;
+        if (off >= length) return;
+      }
+      // Slow path, one character: until the group in progress completes.
+      const c = view[off] as number;
+      const v = table[c] as number;
+      if (v < 64 && this.#state === DATA) {
+        this.#group[this.#groupLength++] = v;
+        this.#lastData = base + off;
+        if (this.#groupLength === 4) {
+          this.#out.room(3);
+          this.#emit(4);
+        }
+      } else if (!this.#strict) {
+        if (c === EQUALS) this.#state = IGNORE;
+      } else if (!(this.#skipWhitespace && isBase64Whitespace(c))) {
+        this.#strictIrregular(c, v, base + off);
+      }
+      off++;
+    }
+  }
+
+  /**
+   * Decodes whole groups of `view[off, off + length)` with the kernel (or the reference) until
+   * a character outside the alphabet or the last partial group; returns the offset in `view`
+   * where JavaScript takes over.
+   */
+  #decodeRun(input: ReadableBuffer, view: Uint8Array, off: number, length: number): number {
+    const out = this.#out;
+    const cache = this.#kernels;
+    const kernels = cache.find(input, view) ? cache.kernels as Kernels : undefined;
+    const end = off + length - (length % 4);
+    while (off < end) {
+      out.room(3);
+      let chars = Math.min(end - off, Math.floor((out.view.length - out.at) / 3) * 4);
+      let r: number;
+      if (kernels === undefined) {
+        r = decodeGroupsReference(view, off, chars, out.view, out.at, this.#url);
+      } else if (out.view.buffer === view.buffer) {
+        // Same memory: the kernel writes straight into the output block.
+        r = kernels.base64Decode(view.byteOffset + off, chars, out.view.byteOffset + out.at, this.#url);
+      } else {
+        // Another memory: the kernel writes into this memory's scratch space, then one copy.
+        chars = Math.min(chars, Math.floor(SCRATCH_BYTES / 3) * 4);
+        r = kernels.base64Decode(view.byteOffset + off, chars, KERNEL_SCRATCH_OFFSET, this.#url);
+        const n = r >= 0 ? r : ((-1 - r) >>> 2) * 3;
+        out.view.set(cache.scratch.subarray(0, n), out.at);
+      }
+      if (r < 0) {
+        const k = -1 - r;
+        const whole = k - (k & 3);
+        out.at += (whole >>> 2) * 3;
+        return off + whole;
+      }
+      out.at += r;
+      off += chars;
+    }
+    return off;
+  }
+
+  /** A strict-mode character that is not data in the DATA state (or comes after padding). */
+  #strictIrregular(c: number, v: number, offset: number): void {
+    if (c !== EQUALS) {
+      throw base64DecodeError(v < 64 ? RULES.afterPadding : RULES.character, offset);
+    }
+    if (this.#state === PAD_ONE_MORE) {
+      this.#finishGroup();
+      this.#state = DONE;
+      return;
+    }
+    if (this.#state === DONE || this.#groupLength < 2) throw base64DecodeError(RULES.padding, offset);
+    if (this.#groupLength === 2) {
+      this.#firstPad = offset;
+      this.#state = PAD_ONE_MORE;
+      return;
+    }
+    this.#finishGroup();
+    this.#state = DONE;
+  }
+
+  /** The end of the stream: the final partial group, or an error. */
+  #finish(): void {
+    if (this.#state === PAD_ONE_MORE) throw base64DecodeError(RULES.incompletePadding, this.#firstPad);
+    if (this.#groupLength === 1) {
+      if (this.#strict) throw base64DecodeError(RULES.lone, this.#lastData);
+      this.#groupLength = 0;
+    }
+    if (this.#groupLength > 0) this.#finishGroup();
+  }
+
+  /** Writes a final group of 2 or 3 characters (1 or 2 bytes), checking its unused bits. */
+  #finishGroup(): void {
+    const n = this.#groupLength;
+    const last = this.#group[n - 1] as number;
+    if (this.#strict && (n === 2 ? last & 15 : last & 3) !== 0) {
+      throw base64DecodeError(RULES.trailingBits, this.#lastData);
+    }
+    this.#out.room(3);
+    this.#emit(n);
+  }
+
+  /** Writes the bytes of the pending group of `n` sextets (4: 3 bytes; 3: 2; 2: 1). */
+  #emit(n: number): void {
+    const g = this.#group;
+    const v = ((g[0] as number) << 18) | ((g[1] as number) << 12) | ((n > 2 ? g[2] as number : 0) << 6) |
+      (n > 3 ? g[3] as number : 0);
+    const out = this.#out;
+    const view = out.view;
+    view[out.at++] = v >>> 16;
+    if (n > 2) view[out.at++] = (v >>> 8) & 255;
+    if (n > 3) view[out.at++] = v & 255;
+    this.#groupLength = 0;
+  }
+}
