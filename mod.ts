@@ -57,6 +57,17 @@ export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
 export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
 export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
+export { fromRequest, toResponse } from "./src/http.ts";
+export type {
+  Connection,
+  ConnectionHandler,
+  ConnectOptions,
+  ConnectTlsOptions,
+  Listener,
+  ListenOptions,
+  ListenTlsOptions,
+  NetAddr,
+} from "./src/connection.ts";
 export {
   fromReadableStream,
   fromWritableStream,
