@@ -31,7 +31,7 @@ export class Random {
   }
 
   /** `length` random bytes drawn from `alphabet` (all 256 values by default). */
-  bytes(length: number, alphabet?: Uint8Array): Uint8Array {
+  bytes(length: number, alphabet?: Uint8Array): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(length);
     for (let i = 0; i < length; i++) {
       out[i] = alphabet === undefined ? this.int(0, 255) : alphabet[this.int(0, alphabet.length - 1)] as number;
