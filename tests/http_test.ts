@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, fromRequest, MemoryPool, type ReadableChannel, toResponse } from "../mod.ts";
-import { testSeed, withSeed } from "./_util.ts";
+import { concat, testSeed, withSeed } from "./_util.ts";
 
 async function drain(reader: ReadableChannel): Promise<Uint8Array> {
-  const parts: number[] = [];
+  const parts: Uint8Array[] = [];
   for (;;) {
     const { buffer, isCompleted } = await reader.read();
-    parts.push(...buffer.toUint8Array());
+    parts.push(buffer.toUint8Array());
     reader.advanceTo(buffer.length);
     if (isCompleted) break;
   }
   reader.complete();
-  return new Uint8Array(parts);
+  return concat(parts);
 }
 
 describe("HTTP bodies", () => {
