@@ -16,7 +16,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BENCHMARKS = ["channel_throughput", "alloc_per_cycle", "index_of", "utf8", "base64", "framing"];
+const BENCHMARKS = ["channel_throughput", "alloc_per_cycle", "index_of", "utf8", "base64", "framing", "tcp"];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
 const V8_ALLOC_FLAGS = ["--expose-gc", "--min-semi-space-size=256", "--max-semi-space-size=256"];
@@ -25,7 +25,7 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
   mib: { value: true, to: ["channel_throughput"] },
-  reps: { value: true, to: ["channel_throughput", "framing"] },
+  reps: { value: true, to: ["channel_throughput", "framing", "tcp"] },
   chunks: { value: true, to: ["channel_throughput"] },
 };
 

@@ -1,0 +1,144 @@
+// openFile / createFile through the current runtime's entry point: Deno → src/adapters/deno.ts,
+// Bun and Node → src/adapters/_files_node.ts.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, it } from "node:test";
+import * as denoFiles from "../src/adapters/deno.ts";
+import * as nodeFiles from "../src/adapters/_files_node.ts";
+import { MemoryPool } from "../mod.ts";
+
+const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined && !("Bun" in globalThis);
+const { openFile, createFile } = isDeno ? denoFiles : nodeFiles;
+const FILE_MIB = Number(process.env.CHANNELS_FILE_MIB ?? 100);
+
+/** Open file descriptors of this process (Linux), to prove handles are closed. */
+function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return -1; // not Linux: the checks that use it pass trivially
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
+  let dir = "";
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "channels-files-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(`copies a ${FILE_MIB} MiB file through openFile → createFile byte for byte`, async () => {
+    const size = FILE_MIB * 1024 * 1024;
+    const data = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(size, at + 65536)));
+    const source = join(dir, "source.bin");
+    const target = join(dir, "target.bin");
+    writeFileSync(source, data);
+    const fds = openFds();
+    const pool = new MemoryPool({ debug: false });
+    const reader = openFile(source, { pool });
+    const writer = createFile(target, { pool });
+    for (;;) {
+      const { buffer, isCompleted } = await reader.read();
+      for (const view of buffer) {
+        const memory = writer.getMemory(view.length);
+        memory.set(view);
+        writer.advance(view.length);
+      }
+      reader.advanceTo(buffer.length);
+      await writer.flush();
+      if (isCompleted) break;
+    }
+    reader.complete();
+    writer.complete();
+    await reader.closed;
+    await writer.closed;
+    assert.equal(openFds(), fds, "both files closed");
+    const copy = readFileSync(target);
+    assert.equal(copy.length, size);
+    assert.equal(sha256(copy), sha256(data));
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("rejects the first read with the runtime's NotFound error, and closes nothing it did not open", async () => {
+    const pool = new MemoryPool();
+    const reader = openFile(join(dir, "missing.bin"), { pool });
+    await assert.rejects(reader.read(), (error: Error & { code?: string }) => {
+      assert.ok(error.name === "NotFound" || error.code === "ENOENT", `${error.name} ${error.code}`);
+      return true;
+    });
+    reader.complete();
+    await reader.closed;
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("does not open the file before the first read", async () => {
+    const reader = openFile(join(dir, "never-read.bin"));
+    reader.complete(); // the file does not exist: nothing fails, nothing was opened
+    await reader.closed;
+  });
+
+  it("closes the file after an error in the middle", async () => {
+    const path = join(dir, "error.bin");
+    writeFileSync(path, new Uint8Array(1 << 20));
+    const fds = openFds();
+    const pool = new MemoryPool();
+    const reader = openFile(path, { pool });
+    const { buffer } = await reader.read();
+    assert.ok(buffer.length > 0);
+    reader.advanceTo(0);
+    reader.complete(new Error("stop")); // the reader fails: the pump's next flush rejects
+    await reader.closed;
+    assert.equal(openFds(), fds);
+    assert.equal(pool.stats().rentedBlocks, 0);
+
+    const writer = createFile(join(dir, "aborted.bin"), { pool });
+    await writer.writeUtf8("partial");
+    const reason = new Error("abort the write");
+    writer.complete(reason);
+    await assert.rejects(writer.closed, (error) => error === reason);
+    assert.equal(openFds(), fds);
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("reports a create failure on the next flush and on closed", async () => {
+    const pool = new MemoryPool();
+    const writer = createFile(join(dir, "no-such-dir", "x.bin"), { pool });
+    await assert.rejects(writer.closed);
+    await assert.rejects(writer.writeUtf8("x"));
+    writer.complete();
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("holds at most the pause threshold for a file nobody reads", async () => {
+    const path = join(dir, "backpressure.bin");
+    writeFileSync(path, new Uint8Array(8 << 20));
+    const pool = new MemoryPool();
+    const reader = openFile(path, { pool, pauseWriterThreshold: 65536 });
+    const first = await reader.read();
+    reader.advanceTo(0, first.buffer.length); // examined, not consumed: counts until consumed
+    await new Promise((r) => setTimeout(r, 200));
+    const held = pool.stats().rentedBlocks * pool.blockSize;
+    assert.ok(held <= 65536 + 2 * pool.blockSize + first.buffer.length, `held ${held} bytes`);
+    let total = 0;
+    for (;;) {
+      const { buffer, isCompleted } = await reader.read();
+      reader.advanceTo(buffer.length);
+      total += buffer.length;
+      if (isCompleted) break;
+    }
+    assert.equal(total, 8 << 20);
+    reader.complete();
+    await reader.closed;
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+});
