@@ -961,21 +961,15 @@ describe("long frames take linear time", () => {
     it(`one 8 MiB line in 4 KiB writes is scanned once (delimiter ${name})`, async () => {
       const framer = delimited({ ...options, maxLength: 16 * MiB });
       let got = 0;
-      const started = performance.now();
       const scanned = await countScanned(async () => {
         got = await feedOneLine(framer, 8 * MiB, delimiter);
       });
-      const ms8 = performance.now() - started;
       assert.equal(got, 8 * MiB);
       // Every byte once, plus at most (delimiter length - 1) bytes again per read; a rescan from
       // the line's start on every read would be ~2048 times as much.
       assert.ok(scanned <= 8 * MiB + delimiter.length + 4096 * (delimiter.length - 1), `${scanned} bytes scanned`);
       assert.ok(scanned >= 8 * MiB);
-      // Loosely, by the clock: twice the bytes take about twice the time, nowhere near 4×.
-      const t4 = performance.now();
-      await feedOneLine(framer, 4 * MiB, delimiter);
-      const ms4 = performance.now() - t4;
-      assert.ok(ms8 < 8 * ms4 + 200, `8 MiB took ${ms8.toFixed(0)} ms, 4 MiB took ${ms4.toFixed(0)} ms`);
+      // (Wall-clock time is measured in bench/framing.ts, not asserted here: the machine is noisy.)
     });
   }
 
