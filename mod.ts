@@ -63,6 +63,7 @@ export type {
   ConnectionHandler,
   ConnectOptions,
   ConnectTlsOptions,
+  HandlerErrorOptions,
   Listener,
   ListenOptions,
   ListenTlsOptions,

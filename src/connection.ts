@@ -62,6 +62,17 @@ export interface ListenOptions {
   pool?: MemoryPool;
 }
 
+/** What `listen` and `listenTls` take besides the address: where handler errors go. */
+export interface HandlerErrorOptions {
+  /**
+   * Called with an error a connection handler threw or rejected with; the connection is
+   * closed either way.
+   *
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+}
+
 /** Options of `connectTls`: those of `connect`, plus the runtime's TLS settings. */
 export interface ConnectTlsOptions extends ConnectOptions {
   /** PEM-encoded CA certificates to trust in addition to the system's. */

@@ -31,15 +31,6 @@ export interface SocketDriver {
   destroy(error?: unknown): void;
 }
 
-/** Options the entry points' `listen`/`listenTls` take besides the shared ones. */
-export interface HandlerErrorOptions {
-  /**
-   * Called with an error a connection handler threw or rejected with (the connection is
-   * closed). The error is printed with `console.error` when this is absent.
-   */
-  onError?: (error: unknown) => void;
-}
-
 // Bytes libuv / the runtime should be able to read in one go: a getMemory view shorter than
 // this (the tail of a nearly full block) is skipped for a fresh block.
 const MIN_READ_BYTES = 2048;

@@ -44,6 +44,7 @@ import type {
   ConnectionHandler,
   ConnectOptions,
   ConnectTlsOptions,
+  HandlerErrorOptions,
   Listener,
   ListenOptions,
   ListenTlsOptions,
@@ -52,16 +53,7 @@ import type {
 import { typeError } from "../errors.ts";
 import type { MemoryPool } from "../memory_pool.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
-import {
-  type HandlerErrorOptions,
-  hostnameOf,
-  netAddr,
-  poolOf,
-  portOf,
-  runHandler,
-  SocketConnection,
-  type SocketDriver,
-} from "./_socket.ts";
+import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export { fromRequest, toResponse } from "../http.ts";
 // The types the public signatures use, so this entry point documents itself.

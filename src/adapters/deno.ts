@@ -58,6 +58,7 @@ import type {
   ConnectionHandler,
   ConnectOptions,
   ConnectTlsOptions,
+  HandlerErrorOptions,
   Listener,
   ListenOptions,
   ListenTlsOptions,
@@ -84,6 +85,7 @@ export type {
   ConnectionHandler,
   ConnectOptions,
   ConnectTlsOptions,
+  HandlerErrorOptions,
   Listener,
   ListenOptions,
   ListenTlsOptions,
@@ -95,17 +97,6 @@ export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "..
 export type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
 export type { ReadableBuffer } from "../readable_buffer.ts";
 export type { MemoryPool, MemoryPoolOptions, MemoryPoolStats, PoolBlock } from "../memory_pool.ts";
-
-/** What `listen` and `listenTls` take besides the address: where handler errors go. */
-export interface HandlerErrorOptions {
-  /**
-   * Called with an error the handler threw (or rejected with); the connection is closed
-   * either way.
-   *
-   * @default {console.error}
-   */
-  onError?: (error: unknown) => void;
-}
 
 /**
  * Connects to a TCP server.

@@ -48,6 +48,7 @@ import type {
   ConnectionHandler,
   ConnectOptions,
   ConnectTlsOptions,
+  HandlerErrorOptions,
   Listener,
   ListenOptions,
   ListenTlsOptions,
@@ -55,16 +56,7 @@ import type {
 } from "../connection.ts";
 import { typeError } from "../errors.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
-import {
-  type HandlerErrorOptions,
-  hostnameOf,
-  netAddr,
-  poolOf,
-  portOf,
-  runHandler,
-  SocketConnection,
-  type SocketDriver,
-} from "./_socket.ts";
+import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export { fromRequest, toResponse } from "../http.ts";
 // The types the public signatures use, so this entry point documents itself.
