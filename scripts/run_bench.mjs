@@ -7,7 +7,8 @@
 //
 // Options: --quick, --mib N, --reps N and --chunks 1,4,64 (KiB) go to the benchmarks that take
 // them; --only and --runtimes pick what runs. Each benchmark writes
-// bench/results/<runtime>-<benchmark>.json; the summary also goes to bench/results/summary.md.
+// bench/results/<runtime>-<benchmark>.json; the summary also goes to bench/results/summary.md, and
+// scripts/bench_report.mjs then writes bench/REPORT.md and bench/chart.svg from those JSON files.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -192,6 +193,17 @@ sections.push(`Times: ${timings.join("; ")}`);
 const summary = sections.join("\n");
 console.log(`\n${summary}`);
 writeFileSync(join(root, "bench", "results", "summary.md"), summary + "\n");
+// bench/REPORT.md and bench/chart.svg from every JSON in bench/results/ (scripts/bench_report.mjs).
+try {
+  const { writeBenchReport } = await import("./bench_report.mjs");
+  const written = writeBenchReport({
+    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "),
+  });
+  console.log(`\nWrote ${written.map((p) => relative(root, p)).join(" and ")}`);
+} catch (error) {
+  console.error(`\nCannot write bench/REPORT.md as the report writer failed: ${error?.stack ?? error}`);
+  process.exitCode = 1;
+}
 if (failures.length > 0) {
   console.error(`\nFailed: ${failures.join(", ")}`);
   process.exitCode = 1;
