@@ -119,11 +119,45 @@ describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
     assert.equal(pool.stats().rentedBlocks, 0);
   });
 
+  it("reads readSize bytes a call into one block, any readSize giving the same bytes", async () => {
+    const path = join(dir, "read-size.bin");
+    const data = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+    writeFileSync(path, data);
+    for (const readSize of [100, 4096, 65536, 200_000]) {
+      const pool = new MemoryPool();
+      const reader = openFile(path, { pool, readSize });
+      const parts: Uint8Array[] = [];
+      let largest = 0;
+      for (;;) {
+        const { buffer, isCompleted } = await reader.read();
+        for (const view of buffer) largest = Math.max(largest, view.length);
+        parts.push(buffer.toUint8Array());
+        reader.advanceTo(buffer.length);
+        if (isCompleted) break;
+      }
+      reader.complete();
+      await reader.closed;
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) all.set(p, (at += p.length) - p.length);
+      assert.equal(sha256(all), sha256(data), `readSize ${readSize}`);
+      if (readSize > pool.blockSize) assert.ok(largest > pool.blockSize, `one segment holds more than a block`);
+      assert.equal(pool.stats().rentedBlocks, 0);
+    }
+  });
+
+  it("rejects a readSize that is not a positive integer with RangeError", () => {
+    for (const readSize of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => openFile(join(dir, "x.bin"), { readSize }), RangeError);
+    }
+  });
+
   it("holds at most the pause threshold for a file nobody reads", async () => {
     const path = join(dir, "backpressure.bin");
     writeFileSync(path, new Uint8Array(8 << 20));
     const pool = new MemoryPool();
-    const reader = openFile(path, { pool, pauseWriterThreshold: 65536 });
+    // 4 KiB reads, so rented blocks times blockSize is what the channel holds.
+    const reader = openFile(path, { pool, pauseWriterThreshold: 65536, readSize: 4096 });
     const first = await reader.read();
     reader.advanceTo(0, first.buffer.length); // examined, not consumed: counts until consumed
     await new Promise((r) => setTimeout(r, 200));
