@@ -21,7 +21,7 @@
  * functions throw a `TypeError` outside Deno.
  *
  * @example An echo server
- * ```ts ignore
+ * ```ts
  * import assert from "node:assert/strict";
  * import { connect, listen } from "@channels/channels/deno";
  *
@@ -190,11 +190,11 @@ export function listenTls(
  * @returns The reader; a missing file rejects the first read with `Deno.errors.NotFound`.
  *
  * @example Counting a file's bytes
- * ```ts ignore
+ * ```ts
  * import assert from "node:assert/strict";
  * import { openFile } from "@channels/channels/deno";
  *
- * const reader = openFile(new URL(import.meta.url));
+ * const reader = openFile(new URL("../../README.md", import.meta.url));
  * let total = 0;
  * for (;;) {
  *   const { buffer, isCompleted } = await reader.read();
