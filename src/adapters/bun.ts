@@ -55,24 +55,7 @@ import type { MemoryPool } from "../memory_pool.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
 import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
-export { fromRequest, toResponse } from "../http.ts";
-// The types the public signatures use, so this entry point documents itself.
-export type { ChannelOptions } from "../channel.ts";
-export type { MemoryPool, MemoryPoolOptions, MemoryPoolStats, PoolBlock } from "../memory_pool.ts";
-export type { ReadableBuffer } from "../readable_buffer.ts";
-export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "../readable_channel.ts";
-export type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
-export type {
-  Connection,
-  ConnectionHandler,
-  ConnectOptions,
-  ConnectTlsOptions,
-  HandlerErrorOptions,
-  Listener,
-  ListenOptions,
-  ListenTlsOptions,
-  NetAddr,
-};
+export * from "./_common_exports.ts";
 
 /**
  * Opens a TCP connection with `Bun.connect`.

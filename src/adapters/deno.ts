@@ -79,24 +79,8 @@ import {
   writeAll,
 } from "./_files.ts";
 
-export { fromRequest, toResponse } from "../http.ts";
-export type {
-  Connection,
-  ConnectionHandler,
-  ConnectOptions,
-  ConnectTlsOptions,
-  HandlerErrorOptions,
-  Listener,
-  ListenOptions,
-  ListenTlsOptions,
-  NetAddr,
-} from "../connection.ts";
+export * from "./_common_exports.ts";
 export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_files.ts";
-export type { ChannelOptions } from "../channel.ts";
-export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "../readable_channel.ts";
-export type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
-export type { ReadableBuffer } from "../readable_buffer.ts";
-export type { MemoryPool, MemoryPoolOptions, MemoryPoolStats, PoolBlock } from "../memory_pool.ts";
 
 /**
  * Connects to a TCP server.
