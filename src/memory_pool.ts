@@ -59,7 +59,19 @@ export interface MemoryPoolStats {
   reservedBytes: number;
 }
 
-/** The byte a debug pool writes over released blocks. */
+/** The byte a debug pool writes over released blocks. *
+ * @example A debug pool poisons what it gets back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryPool, POISON_BYTE } from "@channels/channels";
+ *
+ * const pool = new MemoryPool({ debug: true });
+ * const block = pool.rent();
+ * block.bytes.fill(1);
+ * pool.release(block);
+ * assert.equal(block.bytes[0], POISON_BYTE); // a late use reads 0xdd, not plausible data
+ * ```
+ */
 export const POISON_BYTE = 0xdd;
 
 let slabOf: (block: PoolBlock) => Slab;
@@ -70,6 +82,19 @@ let createBlock: (slab: Slab, byteOffset: number, byteLength: number) => PoolBlo
  * custom channel can rent them too. `bytes` is a view of the whole block that stays valid for
  * the life of the pool (memories never grow), but the bytes belong to the renter only until
  * {@linkcode MemoryPool.release}.
+ *
+ * @example Renting a block for a channel of your own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryPool } from "@channels/channels";
+ *
+ * const pool = new MemoryPool();
+ * const block = pool.rent(100);
+ * assert.ok(block.bytes.length >= 100);
+ * assert.ok(block.memory instanceof WebAssembly.Memory); // kernels can run on block.byteOffset
+ * pool.release(block);
+ * assert.equal(pool.stats().rentedBlocks, 0);
+ * ```
  */
 export class PoolBlock {
   /** A view of the whole block. */

@@ -26,6 +26,25 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  * @param path The file to read.
  * @param options Options of the channel.
  * @returns The channel's reader; a missing file rejects the first read with the runtime's `ENOENT` error.
+ *
+ * @example Reading a file into pool memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeFile, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { openFile } from "@channels/channels/node";
+ *
+ * const path = join(tmpdir(), `channels-example-${Date.now()}.txt`);
+ * await writeFile(path, "read in place");
+ * const file = openFile(path);
+ * const { buffer } = await file.readAtLeast(13);
+ * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "read in place");
+ * file.advanceTo(buffer.length);
+ * file.complete();
+ * await file.closed;
+ * await rm(path);
+ * ```
  */
 export function openFile(path: string | URL, options: FileOptions = {}): FileReadableChannel {
   return openFileWith(async () => nodeHandle(await open(path, "r")), options);
@@ -38,6 +57,23 @@ export function openFile(path: string | URL, options: FileOptions = {}): FileRea
  * @param path The file to write.
  * @param options Options of the channel.
  * @returns The channel's writer; an open or write failure rejects its next flush and `closed`.
+ *
+ * @example Writing a file from pool memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFile, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { createFile } from "@channels/channels/node";
+ *
+ * const path = join(tmpdir(), `channels-example-${Date.now()}.txt`);
+ * const file = createFile(path);
+ * await file.writeUtf8("written in place");
+ * file.complete();
+ * await file.closed;
+ * assert.equal(await readFile(path, "utf8"), "written in place");
+ * await rm(path);
+ * ```
  */
 export function createFile(path: string | URL, options: FileOptions = {}): FileWritableChannel {
   return createFileWith(async () => nodeHandle(await open(path, "w")), options);

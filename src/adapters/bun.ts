@@ -65,6 +65,14 @@ export * from "./_common_exports.ts";
  * @throws {RangeError} When `port` is not an integer from 1 to 65535 (as a rejection).
  * @throws {TypeError} When not running on Bun (as a rejection).
  * @throws {Error} Bun's connection error (`ECONNREFUSED`, …), or `signal.reason` (as a rejection).
+ *
+ * @example Options are checked before Bun is asked (the module example shows a whole echo)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "@channels/channels/bun";
+ *
+ * await assert.rejects(connect({ hostname: "127.0.0.1", port: 70000 }), RangeError);
+ * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   return await open(options, undefined, "connect");
@@ -77,6 +85,14 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * @returns The connection, once the handshake is done.
  * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {Error} Bun's connection or certificate error (as a rejection).
+ *
+ * @example Options: CA certificates and the server name to verify
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTls } from "@channels/channels/bun";
+ *
+ * await assert.rejects(connectTls({ port: 0, caCerts: [], serverName: "localhost" }), RangeError);
+ * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
   const what = "connect with TLS";
@@ -101,6 +117,14 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * @returns The listener.
  * @throws {RangeError} When `port` is not an integer from 0 to 65535 (as a rejection).
  * @throws {TypeError} When not running on Bun (as a rejection).
+ *
+ * @example Options: the address, the pool, and where handler errors go
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listen } from "@channels/channels/bun";
+ *
+ * await assert.rejects(listen({ port: -1, onError: console.error }, async () => {}), RangeError);
+ * ```
  */
 export async function listen(
   options: ListenOptions & HandlerErrorOptions,
@@ -117,6 +141,14 @@ export async function listen(
  * @returns The listener.
  * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {TypeError} When `cert` or `key` is not a string (as a rejection).
+ *
+ * @example Options: the address, a PEM certificate chain and key
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenTls } from "@channels/channels/bun";
+ *
+ * await assert.rejects(listenTls({ port: -1, cert: "", key: "" }, async () => {}), RangeError);
+ * ```
  */
 export async function listenTls(
   options: ListenTlsOptions & HandlerErrorOptions,

@@ -88,6 +88,22 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  * @param options The address, the pool and an abort signal.
  * @returns The connection, reading and writing as soon as it resolves.
  * @throws {TypeError} Outside Deno, or when `port` is not a port number (as rejections).
+ *
+ * @example Connecting to a local server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, listen } from "@channels/channels/deno";
+ *
+ * await using listener = await listen({ port: 0 }, async ({ output }) => {
+ *   await output.writeUtf8("hello");
+ *   output.complete();
+ * });
+ * const connection = await connect({ port: listener.addr.port });
+ * const { buffer } = await connection.input.readAtLeast(5);
+ * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "hello");
+ * connection.close();
+ * await connection.closed;
+ * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const { hostname, port, pool } = checkAddress("connect", options);
@@ -107,6 +123,15 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * @param options The address, the pool, and the CA certificates to trust.
  * @returns The connection.
  * @throws {TypeError} Outside Deno, or when `serverName` differs from `hostname` (as rejections).
+ *
+ * @example Options: the CA certificates to trust besides the system's
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTls } from "@channels/channels/deno";
+ *
+ * // Nothing listens on port 1 here: the connect rejects with Deno's error.
+ * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [] }));
+ * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
   const { hostname, port, pool } = checkAddress("connect", options);
@@ -128,6 +153,24 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * @param handler Serves one connection.
  * @returns The listener; `close()` stops accepting, connections already accepted go on.
  * @throws {TypeError} Outside Deno (as a rejection).
+ *
+ * @example Serving lines, one connection at a time per handler call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { delimited, readFrames } from "@channels/channels";
+ * import { connect, listen } from "@channels/channels/deno";
+ *
+ * const seen: string[] = [];
+ * await using listener = await listen({ port: 0, onError: console.error }, async ({ input }) => {
+ *   for await (const line of readFrames(input, delimited())) seen.push(new TextDecoder().decode(line.toUint8Array()));
+ * });
+ * const connection = await connect({ port: listener.addr.port });
+ * await connection.output.writeUtf8("a\nb\n");
+ * connection.output.complete();
+ * await connection.input.read(); // the server's end of stream, once it is done
+ * connection.close();
+ * assert.deepEqual(seen, ["a", "b"]);
+ * ```
  */
 export function listen(options: ListenOptions & HandlerErrorOptions, handler: ConnectionHandler): Promise<Listener> {
   try {
@@ -146,6 +189,14 @@ export function listen(options: ListenOptions & HandlerErrorOptions, handler: Co
  * @param handler Serves one connection.
  * @returns The listener.
  * @throws {TypeError} Outside Deno, or without `cert` and `key` strings (as rejections).
+ *
+ * @example Options: a PEM certificate chain and key (Deno rejects what is not one)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenTls } from "@channels/channels/deno";
+ *
+ * await assert.rejects(listenTls({ port: 0, cert: "not a certificate", key: "not a key" }, async () => {}));
+ * ```
  */
 export function listenTls(
   options: ListenTlsOptions & HandlerErrorOptions,
@@ -212,6 +263,20 @@ export function openFile(path: string | URL, options: FileOptions = {}): FileRea
  * @param path The file to write.
  * @param options Options of the channel.
  * @returns The writer; an open or write failure rejects its next flush and `closed`.
+ *
+ * @example Writing a file from pool memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createFile } from "@channels/channels/deno";
+ *
+ * const path = await Deno.makeTempFile();
+ * const file = createFile(path);
+ * await file.writeUtf8("written in place");
+ * file.complete();
+ * await file.closed;
+ * assert.equal(await Deno.readTextFile(path), "written in place");
+ * await Deno.remove(path);
+ * ```
  */
 export function createFile(path: string | URL, options: FileOptions = {}): FileWritableChannel {
   return createFileWith(async () => {

@@ -102,6 +102,15 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * @returns The connection, once the handshake is done.
  * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {Error} Node's connection or certificate error (as a rejection).
+ *
+ * @example Options: CA certificates and the server name to verify
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTls } from "@channels/channels/node";
+ *
+ * // Nothing listens on port 1 here: the connect rejects with Node's ECONNREFUSED.
+ * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [], serverName: "localhost" }));
+ * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
   const { hostname, port, pool, signal } = checkConnect(options, "connect with TLS");
@@ -137,6 +146,22 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * @param handler Serves one connection.
  * @returns The listener, once listening.
  * @throws {RangeError} When `port` is not an integer from 0 to 65535 (as a rejection).
+ *
+ * @example A server that answers each connection and closes it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, listen } from "@channels/channels/node";
+ *
+ * const listener = await listen({ port: 0, onError: console.error }, async ({ output }) => {
+ *   await output.writeUtf8("hi");
+ * });
+ * const connection = await connect({ port: listener.addr.port });
+ * const { buffer } = await connection.input.readAtLeast(2);
+ * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "hi");
+ * connection.close();
+ * await connection.closed;
+ * await listener.close();
+ * ```
  */
 export async function listen(
   options: ListenOptions & HandlerErrorOptions,
@@ -157,6 +182,15 @@ export async function listen(
  * @returns The listener, once listening.
  * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {TypeError} When `cert` or `key` is not a string (as a rejection).
+ *
+ * @example Options: the address, a PEM certificate chain and key
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenTls } from "@channels/channels/node";
+ *
+ * // Certificates usually come from files: { cert: await readFile("cert.pem", "utf8"), key: … }.
+ * await assert.rejects(listenTls({ port: -1, cert: "", key: "" }, async () => {}), RangeError);
+ * ```
  */
 export async function listenTls(
   options: ListenTlsOptions & HandlerErrorOptions,
