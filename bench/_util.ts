@@ -180,3 +180,85 @@ export function printHeader(title: string, method: readonly string[]): void {
   for (const line of method) console.log(`- ${line}`);
   console.log("");
 }
+
+/** Sample sizes from the command line: `--sample-ms`, `--samples`, and shorter with `--quick`. */
+export interface Sampling {
+  /** Target length of one sample. */
+  sampleMs: number;
+  /** Samples per method. */
+  samples: number;
+  /** Warm-up time shared by all methods of one scenario. */
+  warmupMs: number;
+}
+
+/** The sampling the micro-benchmarks (index_of, base64, utf8) use. */
+export function sampling(): Sampling {
+  const quick = flag("quick");
+  return {
+    sampleMs: numberOption("sample-ms", quick ? 15 : 50),
+    samples: Math.round(numberOption("samples", quick ? 5 : 7)),
+    warmupMs: quick ? 60 : 250,
+  };
+}
+
+/** A method a micro-benchmark times: `loop(n)` runs n operations and returns a checksum. */
+export interface TimedMethod {
+  loop: (n: number) => number;
+  /** Runs before every warm-up, calibration and sample of this method (e.g. picks a strategy). */
+  before?: () => void;
+}
+
+/** How {@linkcode sampleNsPerOp} runs. */
+export interface SampleOptions extends Sampling {
+  /** Operations per warm-up call. */
+  warmupBatch: number;
+  /**
+   * Run a quarter sample untimed before each sample: switching what `before` chooses
+   * deoptimizes V8's code, which a program that never switches does not pay.
+   */
+  reheat?: boolean;
+  /** Checks a sample's checksum `sum` of `n` operations of method `k` (throws when wrong). */
+  verify?: (k: number, sum: number, n: number) => void;
+}
+
+/**
+ * Warms every method up, calibrates each to `sampleMs` a sample, then takes `samples` rounds
+ * in which every method runs once (interleaved, so drift hits all alike).
+ *
+ * @returns Nanoseconds per operation, a list of samples per method.
+ */
+export function sampleNsPerOp(methods: readonly TimedMethod[], options: SampleOptions): number[][] {
+  for (const m of methods) {
+    m.before?.();
+    const end = performance.now() + options.warmupMs / methods.length;
+    while (performance.now() < end) m.loop(options.warmupBatch);
+  }
+  const iterations = methods.map((m) => calibrate(m, options.sampleMs));
+  const samples: number[][] = methods.map(() => []);
+  for (let s = 0; s < options.samples; s++) {
+    methods.forEach((m, k) => {
+      m.before?.();
+      const n = iterations[k] as number;
+      if (options.reheat) m.loop(Math.ceil(n / 4));
+      const start = performance.now();
+      const sum = m.loop(n);
+      const ns = ((performance.now() - start) * 1e6) / n;
+      options.verify?.(k, sum, n);
+      (samples[k] as number[]).push(ns);
+    });
+  }
+  return samples;
+}
+
+/** How many operations make one sample of about `ms`. */
+function calibrate(m: TimedMethod, ms: number): number {
+  m.before?.();
+  let n = 1;
+  for (;;) {
+    const start = performance.now();
+    m.loop(n);
+    const elapsed = performance.now() - start;
+    if (elapsed >= ms / 4 || n >= 1 << 30) return Math.max(1, Math.round((n * ms) / Math.max(elapsed, 1e-3)));
+    n *= 4;
+  }
+}

@@ -33,24 +33,21 @@ import {
 } from "../mod.ts";
 import { instantiateKernels } from "../src/_wasm/kernels.ts";
 import {
-  flag,
   fmt,
   fmtRatio,
   fmtSize,
   markdownTable,
   median,
   newReport,
-  numberOption,
   printHeader,
   runtime,
+  sampleNsPerOp,
+  sampling,
   spreadPercent,
   writeReport,
 } from "./_util.ts";
 
-const quick = flag("quick");
-const SAMPLE_MS = numberOption("sample-ms", quick ? 15 : 50);
-const SAMPLES = Math.round(numberOption("samples", quick ? 5 : 7));
-const WARMUP_MS = quick ? 60 : 250;
+const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling();
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [KiB, 16 * KiB, MiB];
@@ -274,17 +271,6 @@ function decodeMethods(size: number): { methods: Method[]; check: () => Uint8Arr
 }
 
 /** Iterations that take about `ms`. */
-function calibrate(m: Method, ms: number): number {
-  let n = 1;
-  for (;;) {
-    const start = performance.now();
-    m.loop(n);
-    const elapsed = performance.now() - start;
-    if (elapsed >= ms / 4 || n >= 1 << 30) return Math.max(1, Math.round((n * ms) / Math.max(elapsed, 1e-3)));
-    n *= 4;
-  }
-}
-
 const NATIVE = new Set(["buffer-latin1", "buffer-encodeinto", "tobase64", "setfrombase64"]);
 const method = [
   "bytes in pool memory → encoded/decoded bytes in pool memory; MB/s of binary bytes (10^6 B/s)",
@@ -317,21 +303,12 @@ for (const job of ["encode", "decode"] as const) {
       if (reference === undefined) reference = got;
       else if (Buffer.compare(got, reference) !== 0) throw new Error(`Cannot trust ${job} ${m.id}: wrong bytes`);
     }
-    for (const m of methods) {
-      const end = performance.now() + WARMUP_MS / methods.length;
-      while (performance.now() < end) m.loop(4);
-    }
-    const iterations = methods.map((m) => calibrate(m, SAMPLE_MS));
-    const samples: number[][] = methods.map(() => []);
-    for (let s = 0; s < SAMPLES; s++) {
-      methods.forEach((m, k) => {
-        const n = iterations[k] as number;
-        const start = performance.now();
-        m.loop(n);
-        const ns = ((performance.now() - start) * 1e6) / n;
-        (samples[k] as number[]).push((size / ns) * 1000); // MB/s
-      });
-    }
+    const samples = sampleNsPerOp(methods, {
+      sampleMs: SAMPLE_MS,
+      samples: SAMPLES,
+      warmupMs: WARMUP_MS,
+      warmupBatch: 4,
+    }).map((ns) => ns.map((nsPerOp) => (size / nsPerOp) * 1000)); // MB/s
     methods.forEach((m, k) => {
       rows.push({
         job,

@@ -19,23 +19,20 @@ import { Channel, MemoryPool, type PoolBlock, type ReadableBuffer } from "../mod
 import { searchStrategy, setSearchStrategy } from "../src/_search.ts";
 import { instantiateKernels } from "../src/_wasm/kernels.ts";
 import {
-  flag,
   fmt,
   fmtRatio,
   fmtSize,
   markdownTable,
   median,
   newReport,
-  numberOption,
   printHeader,
+  sampleNsPerOp,
+  sampling,
   spreadPercent,
   writeReport,
 } from "./_util.ts";
 
-const quick = flag("quick");
-const SAMPLE_MS = numberOption("sample-ms", quick ? 15 : 50);
-const SAMPLES = Math.round(numberOption("samples", quick ? 5 : 7));
-const WARMUP_MS = quick ? 60 : 250;
+const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling();
 const NEEDLE = 0x0a;
 const MiB = 1024 * 1024;
 const bigPool = new MemoryPool({ blockSize: MiB, blocksPerSlab: 4 });
@@ -119,18 +116,6 @@ function methodsFor(buffer: ReadableBuffer, size: number, pool: MemoryPool): Met
 }
 
 /** Iterations that take about `ms`. */
-function calibrate(m: Method, ms: number): number {
-  m.before?.();
-  let n = 1;
-  for (;;) {
-    const start = performance.now();
-    m.loop(n);
-    const elapsed = performance.now() - start;
-    if (elapsed >= ms / 4 || n >= 1 << 30) return Math.max(1, Math.round((n * ms) / Math.max(elapsed, 1e-3)));
-    n *= 4;
-  }
-}
-
 const method = [
   `one search per op over a single pool segment (MemoryPool blockSize 1 MiB, or 4 KiB where marked) where the only ${NEEDLE} is the last byte`,
   `${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median ns/op`,
@@ -170,28 +155,18 @@ for (const { size, pool, label } of SCENARIOS) {
       throw new Error(`Cannot trust ${m.id} at ${size} B as it found ${m.loop(1)}: expected ${expected}`);
     }
   }
-  // Warm-up, then calibrate every method once.
-  for (const m of methods) {
-    m.before?.();
-    const end = performance.now() + WARMUP_MS / methods.length;
-    while (performance.now() < end) m.loop(64);
-  }
-  const iterations = methods.map((m) => calibrate(m, SAMPLE_MS));
-  const samples: number[][] = methods.map(() => []);
-  for (let s = 0; s < SAMPLES; s++) {
-    methods.forEach((m, k) => {
-      m.before?.();
-      const n = iterations[k] as number;
-      // Switching the strategy deoptimizes the search (V8); a program that never switches
-      // never pays that, so each sample starts after a quarter sample of untimed searches.
-      m.loop(Math.ceil(n / 4));
-      const start = performance.now();
-      const sum = m.loop(n);
-      const ns = ((performance.now() - start) * 1e6) / n;
-      if (sum !== expected * n) throw new Error(`Cannot trust ${m.id} as its results changed`);
-      (samples[k] as number[]).push(ns);
-    });
-  }
+  // Each sample starts after a quarter sample of untimed searches (reheat): switching the
+  // strategy deoptimizes the search on V8, which a program that never switches never pays.
+  const samples = sampleNsPerOp(methods, {
+    sampleMs: SAMPLE_MS,
+    samples: SAMPLES,
+    warmupMs: WARMUP_MS,
+    warmupBatch: 64,
+    reheat: true,
+    verify: (k, sum, n) => {
+      if (sum !== expected * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
+    },
+  });
   methods.forEach((m, k) => {
     const ns = median(samples[k] as number[]);
     rows.push({

@@ -25,23 +25,20 @@ import * as nodeBuffer from "node:buffer";
 import { Channel, MemoryPool, type ReadableBuffer, Utf8Decoder, validateUtf8 } from "../mod.ts";
 import { setUtf8Strategy, type Utf8Strategy, utf8StrategyInUse } from "../src/utf8.ts";
 import {
-  flag,
   fmt,
   fmtRatio,
   fmtSize,
   markdownTable,
   median,
   newReport,
-  numberOption,
   printHeader,
+  sampleNsPerOp,
+  sampling,
   spreadPercent,
   writeReport,
 } from "./_util.ts";
 
-const quick = flag("quick");
-const SAMPLE_MS = numberOption("sample-ms", quick ? 15 : 50);
-const SAMPLES = Math.round(numberOption("samples", quick ? 5 : 7));
-const WARMUP_MS = quick ? 60 : 250;
+const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling();
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const SIZES = [KiB, 16 * KiB, MiB];
@@ -174,18 +171,6 @@ function methodsFor(contiguous: ReadableBuffer, segmented: ReadableBuffer, utf16
 }
 
 /** Iterations that take about `ms`. */
-function calibrate(m: Method, ms: number): number {
-  setUtf8Strategy(m.strategy);
-  let n = 1;
-  for (;;) {
-    const start = performance.now();
-    m.loop(n);
-    const elapsed = performance.now() - start;
-    if (elapsed >= ms / 4 || n >= 1 << 30) return Math.max(1, Math.round((n * ms) / Math.max(elapsed, 1e-3)));
-    n *= 4;
-  }
-}
-
 const method = [
   "UTF-8 bytes already in pool memory: one segment of a channel over 1 MiB blocks (contiguous), or a channel over 4 KiB blocks (4 KiB segments); native methods get a view of the contiguous bytes",
   `${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median ns/op; GB/s counts UTF-8 input bytes`,
@@ -234,25 +219,16 @@ for (const kind of KINDS) {
       const ok = m.id.startsWith("validate") || m.id === "isutf8" ? checks[k] === 1 : checks[k] === expected.length;
       if (!ok) throw new Error(`Cannot trust ${m.id} on ${scenario} as it returned ${checks[k]}`);
     });
-    for (const m of methods) {
-      setUtf8Strategy(m.strategy);
-      const end = performance.now() + WARMUP_MS / methods.length;
-      while (performance.now() < end) m.loop(4);
-    }
-    const iterations = methods.map((m) => calibrate(m, SAMPLE_MS));
-    const samples: number[][] = methods.map(() => []);
-    for (let s = 0; s < SAMPLES; s++) {
-      methods.forEach((m, k) => {
-        const n = iterations[k] as number;
-        setUtf8Strategy(m.strategy);
-        m.loop(Math.ceil(n / 4));
-        const start = performance.now();
-        const sum = m.loop(n);
-        const ns = ((performance.now() - start) * 1e6) / n;
-        if (sum !== (checks[k] as number) * n) throw new Error(`Cannot trust ${m.id} as its results changed`);
-        (samples[k] as number[]).push(ns);
-      });
-    }
+    const samples = sampleNsPerOp(methods.map((m) => ({ loop: m.loop, before: () => setUtf8Strategy(m.strategy) })), {
+      sampleMs: SAMPLE_MS,
+      samples: SAMPLES,
+      warmupMs: WARMUP_MS,
+      warmupBatch: 4,
+      reheat: true,
+      verify: (k, sum, n) => {
+        if (sum !== (checks[k] as number) * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
+      },
+    });
     methods.forEach((m, k) => {
       const ns = median(samples[k] as number[]);
       rows.push({
