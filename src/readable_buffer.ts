@@ -29,7 +29,22 @@ let retarget: (
   start: number,
   end: number,
 ) => void;
-let segmentsOf: (buffer: ReadableBuffer) => readonly BufferSegment[];
+let rangeOf: (buffer: ReadableBuffer, into: BufferRange) => BufferRange;
+
+/**
+ * Internal: where a buffer's bytes lie, for codecs that walk segments without a view per
+ * segment. Segment `i` in `[first, last]` holds the bytes `segments[i].bytes[from, to)` with
+ * `from = max(start, runningIndex) - runningIndex` and `to = min(end, runningIndex + seg.end)
+ * - runningIndex` (see {@linkcode segmentFrom} and {@linkcode segmentTo}); the range is empty
+ * when `start === end`.
+ */
+export interface BufferRange {
+  segments: readonly BufferSegment[];
+  first: number;
+  last: number;
+  start: number;
+  end: number;
+}
 
 /**
  * Bytes spread over segments, read without copying. Positions (`slice`, `at`, `indexOf`) are
@@ -70,7 +85,14 @@ export class ReadableBuffer {
       buffer.#end = end;
       buffer.#hint = first;
     };
-    segmentsOf = (buffer) => buffer.#segments;
+    rangeOf = (buffer, into) => {
+      into.segments = buffer.#segments;
+      into.first = buffer.#first;
+      into.last = buffer.#last;
+      into.start = buffer.#start;
+      into.end = buffer.#end;
+      return into;
+    };
   }
 
   /**
@@ -366,7 +388,30 @@ export function retargetBuffer(
   retarget(buffer, segments, first, last, start, end);
 }
 
-/** The segments behind a buffer (for kernels that walk them). */
-export function bufferSegments(buffer: ReadableBuffer): readonly BufferSegment[] {
-  return segmentsOf(buffer);
+/** Fills `into` with where `buffer`'s bytes lie (see {@linkcode BufferRange}) and returns it. */
+export function bufferRange(buffer: ReadableBuffer, into: BufferRange): BufferRange {
+  return rangeOf(buffer, into);
 }
+
+/** A new, empty {@linkcode BufferRange} to reuse with {@linkcode bufferRange}. */
+export function newBufferRange(): BufferRange {
+  return { segments: [], first: 0, last: 0, start: 0, end: 0 };
+}
+
+/** Offset in `seg.bytes` of the range's first byte in that segment. */
+export function segmentFrom(seg: BufferSegment, range: BufferRange): number {
+  return range.start > seg.runningIndex ? range.start - seg.runningIndex : 0;
+}
+
+/** Offset in `seg.bytes` after the range's last byte in that segment. */
+export function segmentTo(seg: BufferSegment, range: BufferRange): number {
+  const to = range.end - seg.runningIndex;
+  return to < seg.end ? to : seg.end;
+}
+
+/** The segments behind a buffer (for kernels that look up the blocks they lie in). */
+export function bufferSegments(buffer: ReadableBuffer): readonly BufferSegment[] {
+  return rangeOf(buffer, scratchRange).segments;
+}
+
+const scratchRange = newBufferRange();
