@@ -30,8 +30,8 @@ import {
   isBase64Whitespace,
   RULES,
 } from "./_base64_reference.ts";
-import { blockKernels } from "./memory_pool.ts";
-import { bufferSegments, type ReadableBuffer } from "./readable_buffer.ts";
+import { blockKernels, type PoolBlock } from "./memory_pool.ts";
+import { bufferRange, newBufferRange, type ReadableBuffer, segmentFrom, segmentTo } from "./readable_buffer.ts";
 import type { ChannelTransform } from "./transform.ts";
 import type { WritableChannel } from "./writable_channel.ts";
 
@@ -89,6 +89,7 @@ export interface Base64DecoderOptions {
 // Kernel scratch space usable for the cross-memory case (see the module doc).
 const SCRATCH_BYTES = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
 const EQUALS = 0x3d;
+const EMPTY = new Uint8Array(0);
 
 // Set when the kernels cannot load (a host that forbids compiling): TypeScript from then on.
 let wasmUnavailable = false;
@@ -101,37 +102,32 @@ export function setBase64KernelsForTesting(enabled: boolean): void {
 }
 
 /**
- * The kernels over the memory `view` lies in, and a view of that memory's scratch space; one
- * memory is cached (a transform's input is mostly in one slab). Shared by both transforms.
+ * The kernels over the pool memory a segment lies in, a view of that whole memory (kernel
+ * pointers index it directly) and one of its scratch space; one memory is cached (a
+ * transform's input is mostly in one slab). Shared by both transforms.
  */
 class KernelCache {
   #buffer: ArrayBufferLike | undefined;
   kernels: Kernels | undefined;
-  scratch: Uint8Array = new Uint8Array(0);
+  memory: Uint8Array = EMPTY;
+  scratch: Uint8Array = EMPTY;
 
-  /** Looks up the kernels for `view` (a view of one of `input`'s segments); false when none. */
-  find(input: ReadableBuffer, view: Uint8Array): boolean {
-    const buffer = view.buffer;
+  /** Looks up the kernels for a segment in `block` (null: not pool memory); false when none. */
+  find(block: PoolBlock | null, buffer: ArrayBufferLike): boolean {
     if (buffer === this.#buffer) return this.kernels !== undefined;
     this.#buffer = buffer;
     this.kernels = undefined;
-    if (!kernelsEnabled || wasmUnavailable) return false;
-    const segments = bufferSegments(input);
-    for (let i = segments.length - 1; i >= 0; i--) {
-      const seg = segments[i] as BufferSegment;
-      if (seg.block !== null && seg.bytes.buffer === buffer) {
-        try {
-          this.kernels = blockKernels(seg.block);
-        } catch {
-          // No kernels on this host (compile refused and no module injected).
-          wasmUnavailable = true;
-          return false;
-        }
-        this.scratch = new Uint8Array(buffer, KERNEL_SCRATCH_OFFSET, SCRATCH_BYTES);
-        return true;
-      }
+    if (block === null || !kernelsEnabled || wasmUnavailable) return false;
+    try {
+      this.kernels = blockKernels(block);
+    } catch {
+      // No kernels on this host (compile refused and no module injected).
+      wasmUnavailable = true;
+      return false;
     }
-    return false; // not pool memory (ReadableBuffer.from)
+    this.memory = new Uint8Array(buffer);
+    this.scratch = this.memory.subarray(KERNEL_SCRATCH_OFFSET, KERNEL_SCRATCH_OFFSET + SCRATCH_BYTES);
+    return true;
   }
 
   /** Forgets the cached memory (kernelsEnabled may have changed). */
@@ -141,10 +137,72 @@ class KernelCache {
   }
 }
 
+/**
+ * The input of one transform call as runs of bytes, walked without a view per segment:
+ * segments in pool memory with kernels are runs of the whole memory view (absolute offsets,
+ * what kernel pointers are), and consecutive ones adjacent in memory merge into one run, so
+ * one kernel call covers them and no group straddles their boundary (a channel's blocks come
+ * back in address order: see Channel's release order). Other segments are runs of their own
+ * bytes.
+ */
+class InputRuns {
+  readonly #range = newBufferRange();
+  readonly #cache: KernelCache;
+  #index = 0;
+  #remaining = 0;
+  /** The current run is `bytes[offset, offset + length)`. */
+  bytes: Uint8Array = EMPTY;
+  offset = 0;
+  length = 0;
+  /** Kernels over `bytes` (then `bytes` is a whole pool memory), or undefined. */
+  kernels: Kernels | undefined;
+
+  constructor(cache: KernelCache) {
+    this.#cache = cache;
+  }
+
+  /** Starts a walk over the first `limit` bytes of `input`. */
+  start(input: ReadableBuffer, limit: number): void {
+    const range = bufferRange(input, this.#range);
+    this.#index = range.first;
+    this.#remaining = limit;
+  }
+
+  /** Moves to the next run; false at the end. */
+  next(): boolean {
+    if (this.#remaining === 0) return false;
+    const range = this.#range;
+    const segments = range.segments;
+    let seg = segments[this.#index++] as BufferSegment;
+    const from = segmentFrom(seg, range);
+    let length = Math.min(segmentTo(seg, range) - from, this.#remaining);
+    const buffer = seg.bytes.buffer;
+    if (this.#cache.find(seg.block, buffer)) {
+      const offset = seg.bytes.byteOffset + from;
+      while (length < this.#remaining && this.#index <= range.last) {
+        seg = segments[this.#index] as BufferSegment;
+        if (seg.bytes.buffer !== buffer || seg.bytes.byteOffset !== offset + length) break;
+        length += Math.min(segmentTo(seg, range), this.#remaining - length);
+        this.#index++;
+      }
+      this.bytes = this.#cache.memory;
+      this.offset = offset;
+      this.kernels = this.#cache.kernels;
+    } else {
+      this.bytes = seg.bytes;
+      this.offset = from;
+      this.kernels = undefined;
+    }
+    this.length = length;
+    this.#remaining -= length;
+    return true;
+  }
+}
+
 /** The output side of a transform call: one getMemory view at a time, filled from `at`. */
 class OutputCursor {
   output: WritableChannel | undefined;
-  view: Uint8Array = new Uint8Array(0);
+  view: Uint8Array = EMPTY;
   at = 0;
   #open = false;
 
@@ -243,8 +301,9 @@ class Base64EncoderTransform implements ChannelTransform {
   readonly #table: Uint8Array;
   readonly #padding: boolean;
   readonly #kernels = new KernelCache();
+  readonly #runs = new InputRuns(this.#kernels);
   readonly #out = new OutputCursor();
-  // A group straddling two segments, assembled here (never more than 3 bytes).
+  // A group straddling two runs, assembled here (never more than 3 bytes).
   readonly #group = new Uint8Array(3);
   #groupLength = 0;
 
@@ -261,47 +320,45 @@ class Base64EncoderTransform implements ChannelTransform {
     out.output = output;
     this.#kernels.clear();
     this.#groupLength = 0;
-    let remaining = consumed;
-    for (const view of input) {
-      if (remaining === 0) break;
-      const length = Math.min(view.length, remaining);
-      remaining -= length;
-      let off = 0;
+    const runs = this.#runs;
+    runs.start(input, consumed);
+    while (runs.next()) {
+      const bytes = runs.bytes;
+      let off = runs.offset;
+      const end = off + runs.length;
       if (this.#groupLength > 0) {
-        while (off < length && this.#groupLength < 3) this.#group[this.#groupLength++] = view[off++] as number;
+        while (off < end && this.#groupLength < 3) this.#group[this.#groupLength++] = bytes[off++] as number;
         if (this.#groupLength < 3) continue;
         out.room(4);
         out.at += encodeGroupsReference(this.#group, 0, 3, out.view, out.at, this.#url);
         this.#groupLength = 0;
       }
-      const whole = length - off - ((length - off) % 3);
-      if (whole > 0) this.#encodeRun(input, view, off, whole);
+      const whole = end - off - ((end - off) % 3);
+      if (whole > 0) this.#encodeRun(bytes, off, whole, runs.kernels);
       off += whole;
-      while (off < length) this.#group[this.#groupLength++] = view[off++] as number;
+      while (off < end) this.#group[this.#groupLength++] = bytes[off++] as number;
     }
     if (this.#groupLength > 0) this.#encodeFinal();
     out.commit();
     return consumed;
   }
 
-  /** Encodes `view[off, off + length)`, whole groups, into the output. */
-  #encodeRun(input: ReadableBuffer, view: Uint8Array, off: number, length: number): void {
+  /** Encodes `bytes[off, off + length)`, whole groups, into the output. */
+  #encodeRun(bytes: Uint8Array, off: number, length: number, kernels: Kernels | undefined): void {
     const out = this.#out;
-    const cache = this.#kernels;
-    const kernels = cache.find(input, view) ? cache.kernels as Kernels : undefined;
     while (length > 0) {
       out.room(4);
       let groups = Math.min(length / 3, (out.view.length - out.at) >>> 2);
       if (kernels === undefined) {
-        out.at += encodeGroupsReference(view, off, groups * 3, out.view, out.at, this.#url);
-      } else if (out.view.buffer === view.buffer) {
+        out.at += encodeGroupsReference(bytes, off, groups * 3, out.view, out.at, this.#url);
+      } else if (out.view.buffer === bytes.buffer) {
         // Same memory: the kernel writes straight into the output block.
-        out.at += kernels.base64Encode(view.byteOffset + off, groups * 3, out.view.byteOffset + out.at, this.#url);
+        out.at += kernels.base64Encode(bytes.byteOffset + off, groups * 3, out.view.byteOffset + out.at, this.#url);
       } else {
         // Another memory: the kernel writes into this memory's scratch space, then one copy.
         groups = Math.min(groups, SCRATCH_BYTES >>> 2);
-        const n = kernels.base64Encode(view.byteOffset + off, groups * 3, KERNEL_SCRATCH_OFFSET, this.#url);
-        out.view.set(cache.scratch.subarray(0, n), out.at);
+        const n = kernels.base64Encode(bytes.byteOffset + off, groups * 3, KERNEL_SCRATCH_OFFSET, this.#url);
+        out.view.set(this.#kernels.scratch.subarray(0, n), out.at);
         out.at += n;
       }
       off += groups * 3;
@@ -411,6 +468,7 @@ class Base64DecoderTransform implements ChannelTransform {
   readonly #skipWhitespace: boolean;
   readonly #table: Uint8Array;
   readonly #kernels = new KernelCache();
+  readonly #runs = new InputRuns(this.#kernels);
   readonly #out = new OutputCursor();
   // The sextets of a group in progress (it may straddle segments and calls).
   readonly #group = new Uint8Array(4);
@@ -436,9 +494,11 @@ class Base64DecoderTransform implements ChannelTransform {
     this.#kernels.clear();
     try {
       let base = this.#position;
-      for (const view of input) {
-        this.#decodeView(input, view, base);
-        base += view.length;
+      const runs = this.#runs;
+      runs.start(input, input.length);
+      while (runs.next()) {
+        this.#decodeRun(runs.bytes, runs.offset, runs.length, runs.kernels, base);
+        base += runs.length;
       }
       this.#position = base;
       if (final) this.#finish();
@@ -458,25 +518,25 @@ class Base64DecoderTransform implements ChannelTransform {
     this.#position = 0;
   }
 
-  /** Decodes one segment's bytes; `base` is the stream offset of `view[0]`. */
-  #decodeView(input: ReadableBuffer, view: Uint8Array, base: number): void {
-    const length = view.length;
+  /** Decodes `bytes[from, from + length)`; `base` is the stream offset of `bytes[from]`. */
+  #decodeRun(bytes: Uint8Array, from: number, length: number, kernels: Kernels | undefined, base: number): void {
+    const end = from + length;
     const table = this.#table;
-    let off = 0;
-    while (off < length) {
+    let off = from;
+    while (off < end) {
       if (this.#state === IGNORE) return;
       // Fast path: at a group boundary, the kernel takes every whole group it can.
-      if (this.#groupLength === 0 && this.#state === DATA && length - off >= 4) {
-        const stop = this.#decodeRun(input, view, off, length - off);
-        off = stop;
-        if (off >= length) return;
+      if (this.#groupLength === 0 && this.#state === DATA && end - off >= 4) {
+        off = this.#decodeGroups(bytes, off, end - off, kernels);
+        if (off >= end) return;
       }
       // Slow path, one character: until the group in progress completes.
-      const c = view[off] as number;
+      const c = bytes[off] as number;
       const v = table[c] as number;
+      const offset = base + off - from;
       if (v < 64 && this.#state === DATA) {
         this.#group[this.#groupLength++] = v;
-        this.#lastData = base + off;
+        this.#lastData = offset;
         if (this.#groupLength === 4) {
           this.#out.room(3);
           this.#emit(4);
@@ -484,37 +544,35 @@ class Base64DecoderTransform implements ChannelTransform {
       } else if (!this.#strict) {
         if (c === EQUALS) this.#state = IGNORE;
       } else if (!(this.#skipWhitespace && isBase64Whitespace(c))) {
-        this.#strictIrregular(c, v, base + off);
+        this.#strictIrregular(c, v, offset);
       }
       off++;
     }
   }
 
   /**
-   * Decodes whole groups of `view[off, off + length)` with the kernel (or the reference) until
-   * a character outside the alphabet or the last partial group; returns the offset in `view`
-   * where JavaScript takes over.
+   * Decodes whole groups of `bytes[off, off + length)` with the kernel (or the reference)
+   * until a character outside the alphabet or the last partial group; returns the offset in
+   * `bytes` where JavaScript takes over.
    */
-  #decodeRun(input: ReadableBuffer, view: Uint8Array, off: number, length: number): number {
+  #decodeGroups(bytes: Uint8Array, off: number, length: number, kernels: Kernels | undefined): number {
     const out = this.#out;
-    const cache = this.#kernels;
-    const kernels = cache.find(input, view) ? cache.kernels as Kernels : undefined;
     const end = off + length - (length % 4);
     while (off < end) {
       out.room(3);
       let chars = Math.min(end - off, Math.floor((out.view.length - out.at) / 3) * 4);
       let r: number;
       if (kernels === undefined) {
-        r = decodeGroupsReference(view, off, chars, out.view, out.at, this.#url);
-      } else if (out.view.buffer === view.buffer) {
+        r = decodeGroupsReference(bytes, off, chars, out.view, out.at, this.#url);
+      } else if (out.view.buffer === bytes.buffer) {
         // Same memory: the kernel writes straight into the output block.
-        r = kernels.base64Decode(view.byteOffset + off, chars, out.view.byteOffset + out.at, this.#url);
+        r = kernels.base64Decode(bytes.byteOffset + off, chars, out.view.byteOffset + out.at, this.#url);
       } else {
         // Another memory: the kernel writes into this memory's scratch space, then one copy.
         chars = Math.min(chars, Math.floor(SCRATCH_BYTES / 3) * 4);
-        r = kernels.base64Decode(view.byteOffset + off, chars, KERNEL_SCRATCH_OFFSET, this.#url);
+        r = kernels.base64Decode(bytes.byteOffset + off, chars, KERNEL_SCRATCH_OFFSET, this.#url);
         const n = r >= 0 ? r : ((-1 - r) >>> 2) * 3;
-        out.view.set(cache.scratch.subarray(0, n), out.at);
+        out.view.set(this.#kernels.scratch.subarray(0, n), out.at);
       }
       if (r < 0) {
         const k = -1 - r;

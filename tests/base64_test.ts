@@ -15,6 +15,7 @@ import {
   type ChannelTransform,
   MemoryPool,
   pipeThrough,
+  type PoolBlock,
   ReadableBuffer,
   type ReadableChannel,
 } from "../mod.ts";
@@ -390,6 +391,93 @@ describe("base64 options", () => {
       assert.deepEqual(await drain(reader), expected);
     }
   });
+});
+
+describe("base64 over adjacent and scattered blocks", () => {
+  /**
+   * A held buffer of `data` in 16-byte blocks of a fresh pool: adjacent in memory (the kernel
+   * takes several segments in one call) or scattered (a block held aside after each one).
+   */
+  function heldBuffer(data: Uint8Array, scattered: boolean): { buffer: ReadableBuffer; done: () => void } {
+    const pool = new MemoryPool({ blockSize: 16, blocksPerSlab: 4096, debug: true });
+    const channel = new Channel({ pool, pauseWriterThreshold: 0 });
+    const spacers: PoolBlock[] = [];
+    for (let at = 0; at < data.length; at += 16) {
+      const chunk = data.subarray(at, at + 16);
+      channel.writer.getMemory(chunk.length).set(chunk);
+      channel.writer.advance(chunk.length);
+      if (scattered) spacers.push(pool.rent());
+    }
+    void channel.writer.flush();
+    const result = channel.reader.tryRead();
+    assert.equal(result === undefined, data.length === 0, "a read finds the data, or there is none");
+    const buffer = result?.buffer ?? ReadableBuffer.from([]);
+    const views = [...buffer];
+    // The precondition this test is about: every boundary adjacent, or none.
+    const adjacent = views.slice(1).filter((v, i) => v.byteOffset === views[i]!.byteOffset + views[i]!.length).length;
+    assert.equal(adjacent, scattered ? 0 : Math.max(0, views.length - 1));
+    return {
+      buffer,
+      done: () => {
+        channel.reader.complete();
+        channel.writer.complete();
+        for (const block of spacers) pool.release(block);
+        assert.equal(pool.stats().rentedBlocks, 0);
+      },
+    };
+  }
+
+  /** Runs `transform` once over `buffer` (final) into a channel; the output or the error. */
+  function runOnce(transform: ChannelTransform, buffer: ReadableBuffer, pool?: MemoryPool): Uint8Array {
+    const out = new Channel({ pauseWriterThreshold: 0, ...(pool === undefined ? {} : { pool }) });
+    try {
+      transform.transform(buffer, out.writer, true);
+      void out.writer.flush();
+      const result = out.reader.tryRead();
+      return result === undefined ? new Uint8Array(0) : result.buffer.toUint8Array();
+    } finally {
+      out.writer.complete();
+      out.reader.complete();
+    }
+  }
+
+  for (const scattered of [false, true]) {
+    const kind = scattered ? "scattered" : "adjacent";
+    it(`encode and decode over ${kind} blocks, output in the same memory or another, like Buffer`, async () => {
+      await withSeed(testSeed(), (random) => {
+        for (let round = 0; round < 60; round++) {
+          const data = random.bytes(random.int(0, 700));
+          const options = randomEncoderOptions(random);
+          const text = ascii(expectedText(data, options));
+          const otherPool = random.chance(0.5) ? new MemoryPool({ blockSize: 64 }) : undefined;
+          const input = heldBuffer(data, scattered);
+          const encoded = runOnce(base64Encoder(options), input.buffer, otherPool);
+          input.done();
+          assert.deepEqual(encoded, text, `encode of ${data.length} bytes (${kind})`);
+          const held = heldBuffer(text, scattered);
+          const decoded = runOnce(base64Decoder({ alphabet: options.alphabet }), held.buffer, otherPool);
+          held.done();
+          assert.deepEqual(decoded, data, `decode of ${text.length} characters (${kind})`);
+        }
+      });
+    });
+
+    it(`a bad character inside a run of ${kind} blocks is named at its stream offset`, async () => {
+      await withSeed(testSeed(), (random) => {
+        for (let round = 0; round < 40; round++) {
+          const text = ascii(Buffer.from(random.bytes(random.int(30, 600))).toString("base64"));
+          const at = random.int(0, text.length - 3);
+          text[at] = 0x21; // "!"
+          const held = heldBuffer(text, scattered);
+          assert.throws(() => runOnce(base64Decoder(), held.buffer), {
+            name: "TypeError",
+            message: `Cannot decode base64 as the character is not in the alphabet: received it at byte offset ${at}`,
+          });
+          held.done();
+        }
+      });
+    });
+  }
 });
 
 describe("base64 kernels", () => {

@@ -872,6 +872,24 @@ describe("I. memory and pool", () => {
     assert.equal(pool.stats().rentedBlocks, 0);
   });
 
+  it("blocks consumed together come back in address order, so the next ones are adjacent again", async () => {
+    const { writer, reader } = fixture({ blockSize: 64, pause: 0, resume: 0 });
+    /** The byte offsets of each segment of the next read, after writing `blocks` full blocks. */
+    const offsets = async (blocks: number) => {
+      await writer.write(new Uint8Array(64 * blocks));
+      const { buffer } = await reader.read();
+      const result = [...buffer].map((view) => view.byteOffset);
+      reader.advanceTo(buffer.length);
+      return result;
+    };
+    const ascending = (list: number[]) => list.every((offset, i) => i === 0 || offset === (list[i - 1] as number) + 64);
+    const fresh = await offsets(6);
+    assert.ok(ascending(fresh), `fresh blocks are carved in address order: ${fresh}`);
+    // Released last first: the pool's free list (last in, first out) hands them out first to last.
+    for (let round = 0; round < 3; round++) assert.deepEqual(await offsets(6), fresh);
+    assert.deepEqual(await offsets(3), fresh.slice(0, 3));
+  });
+
   it("the write head stays rented while the writer holds memory [I2]", async () => {
     const { writer, reader, pool } = fixture({ pause: 0, resume: 0 });
     while (pool.stats().rentedBlocks < 3) await writer.write(new Uint8Array(512));
