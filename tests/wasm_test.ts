@@ -109,16 +109,25 @@ describe("loading", () => {
     (WebAssembly as { Module: unknown }).Module = function refuse() {
       throw new WebAssembly.CompileError("WebAssembly.Module(): Wasm code generation disallowed by embedder");
     };
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
     try {
       assert.throws(() => kernelModule(), (e) => e instanceof Error && /setWasmModule/.test(e.message));
+      assert.throws(() => kernelModule(), /setWasmModule/, "the error stays");
+      // One warning for the process, however often the kernels are asked for.
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] as string, /^channels: Cannot compile .*setWasmModule.*run in TypeScript \(slower\)\.$/);
       const { writer, reader } = new Channel({ pool: new MemoryPool() });
       await writer.write(new Uint8Array([5, 6, 7]));
       const r = await reader.read();
       assert.equal(r.buffer.indexOf(7), 2, "search falls back to the runtime's indexOf");
       assert.equal(searchStrategy(), "native");
       reader.advanceTo(3);
+      assert.equal(warnings.length, 1);
     } finally {
       (WebAssembly as { Module: unknown }).Module = original;
+      console.warn = warn;
     }
   });
 });

@@ -60,6 +60,7 @@ let injected: WebAssembly.Module | undefined;
 let compiled: WebAssembly.Module | undefined;
 let compiledVariant: KernelVariant | undefined;
 let compileError: Error | undefined;
+let warned = false;
 
 /**
  * Gives the library a precompiled kernels module, for hosts that forbid compiling WebAssembly
@@ -107,6 +108,12 @@ export function kernelModule(): WebAssembly.Module {
     return compiled;
   } catch (error) {
     compileError = explainCompileError(error);
+    // Callers fall back to TypeScript (correct, but several times slower): say so once, so a
+    // deployment that forgot setWasmModule does not run slow without a trace.
+    if (!warned) {
+      warned = true;
+      console.warn(`channels: ${compileError.message}. Until then the codecs and search run in TypeScript (slower).`);
+    }
     throw compileError;
   }
 }
@@ -153,6 +160,7 @@ export function resetKernelsForTesting(): void {
   compiled = undefined;
   compiledVariant = undefined;
   compileError = undefined;
+  warned = false;
 }
 
 function explainCompileError(error: unknown): Error {
