@@ -5,8 +5,10 @@
 //   npm run bench -- --quick           # 16 MiB, shorter samples: a few minutes in all
 //   npm run bench -- --mib 64 --only channel_throughput --runtimes deno,node
 //
-// Options: --quick, --mib N, --reps N and --chunks 1,4,64 (KiB) go to the benchmarks that take
-// them; --only and --runtimes pick what runs. Each benchmark writes
+// Options: --quick, --mib N, --reps N, --chunks 1,4,64 (KiB) and --connections N go to the
+// benchmarks that take them; --only and --runtimes pick what runs. bench/idle_connections.ts
+// opens --connections (10,000) socket pairs, 2 file descriptors each: raise `ulimit -n` first
+// (it opens fewer, and says so, when the limit is lower). Each benchmark writes
 // bench/results/<runtime>-<benchmark>.json; the summary also goes to bench/results/summary.md, and
 // scripts/bench_report.mjs then writes bench/REPORT.md and bench/chart.svg from those JSON files.
 
@@ -17,7 +19,17 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BENCHMARKS = ["channel_throughput", "alloc_per_cycle", "index_of", "utf8", "base64", "framing", "tcp"];
+const BENCHMARKS = [
+  "channel_throughput",
+  "alloc_per_cycle",
+  "index_of",
+  "utf8",
+  "base64",
+  "framing",
+  "tcp",
+  "file_copy",
+  "idle_connections",
+];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
 const V8_ALLOC_FLAGS = ["--expose-gc", "--min-semi-space-size=256", "--max-semi-space-size=256"];
@@ -25,9 +37,10 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 // Options passed through, and which benchmarks take them.
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
-  mib: { value: true, to: ["channel_throughput"] },
-  reps: { value: true, to: ["channel_throughput", "framing", "tcp"] },
+  mib: { value: true, to: ["channel_throughput", "file_copy"] },
+  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy"] },
   chunks: { value: true, to: ["channel_throughput"] },
+  connections: { value: true, to: ["idle_connections"] },
 };
 
 function parseArgs(argv) {
@@ -52,7 +65,7 @@ function parseArgs(argv) {
       options.pass.push({ args: spec.value ? [`--${name}`, takeValue()] : [`--${name}`], to: spec.to });
     } else {
       throw new Error(
-        `Cannot use the option as it is not one of --quick, --mib, --reps, --chunks, --only, --runtimes: received ${
+        `Cannot use the option as it is not one of --quick, --mib, --reps, --chunks, --connections, --only, --runtimes: received ${
           argv[i]
         }`,
       );

@@ -10,6 +10,7 @@ import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import * as denoFiles from "../src/adapters/deno.ts";
 import * as nodeFiles from "../src/adapters/_files_node.ts";
+import { createFileWith, type FileHandleLike } from "../src/adapters/_files.ts";
 import { MemoryPool } from "../mod.ts";
 
 const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined && !("Bun" in globalThis);
@@ -146,6 +147,22 @@ describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
     }
   });
 
+  it("writes many small segments with few calls, byte for byte", async () => {
+    const path = join(dir, "gathered.bin");
+    const size = 3 << 20;
+    const data = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
+    const pool = new MemoryPool();
+    const writer = createFile(path, { pool });
+    // write() copies into 4 KiB blocks: a buffer of many segments for the file's pump.
+    for (let at = 0, step = 1; at < size; at += step, step = (step * 7 + 13) % 90_001 + 1) {
+      await writer.write(data.subarray(at, Math.min(size, at + step)));
+    }
+    writer.complete();
+    await writer.closed;
+    assert.equal(sha256(readFileSync(path)), sha256(data));
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
   it("rejects a readSize that is not a positive integer with RangeError", () => {
     for (const readSize of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => openFile(join(dir, "x.bin"), { readSize }), RangeError);
@@ -173,6 +190,120 @@ describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
     assert.equal(total, 8 << 20);
     reader.complete();
     await reader.closed;
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+});
+
+/** A file handle in memory that writes at most `maxWrite` bytes a call and counts its calls. */
+function fakeHandle(maxWrite: number, gathered: boolean, failAfter = Infinity) {
+  const bytes: number[] = [];
+  const calls = { write: 0, writev: 0, closed: 0 };
+  const take = (view: Uint8Array, room: number) => {
+    const n = Math.min(view.length, room);
+    for (let i = 0; i < n; i++) bytes.push(view[i] as number);
+    return n;
+  };
+  const check = () => {
+    if (bytes.length >= failAfter) throw new Error("disk full");
+  };
+  const handle: FileHandleLike = {
+    read: () => Promise.resolve(0),
+    write: async (view) => {
+      await Promise.resolve();
+      calls.write++;
+      check();
+      return take(view, maxWrite);
+    },
+    close: () => {
+      calls.closed++;
+      return Promise.resolve();
+    },
+  };
+  if (gathered) {
+    handle.writev = async (views) => {
+      await Promise.resolve();
+      calls.writev++;
+      check();
+      let room = maxWrite;
+      for (const view of views) {
+        if (room === 0) break;
+        room -= take(view, room);
+      }
+      return maxWrite - room;
+    };
+  }
+  return { handle, bytes, calls };
+}
+
+describe("createFile's write pump", () => {
+  for (const gathered of [true, false]) {
+    const name = gathered ? "writev" : "write and a staging copy";
+    it(`gathers segments with ${name} and resumes partial writes`, async () => {
+      for (const maxWrite of [1, 1000, 5000, 1 << 20]) {
+        const pool = new MemoryPool();
+        const fake = fakeHandle(maxWrite, gathered);
+        const writer = createFileWith(() => Promise.resolve(fake.handle), { pool });
+        const size = maxWrite === 1 ? 20_000 : 300_000;
+        const data = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+        for (let at = 0; at < size; at += 10_000) await writer.write(data.subarray(at, at + 10_000));
+        writer.complete();
+        await writer.closed;
+        assert.deepEqual(Uint8Array.from(fake.bytes), data, `maxWrite ${maxWrite}`);
+        assert.equal(fake.calls.closed, 1);
+        assert.equal(pool.stats().rentedBlocks, 0);
+        if (maxWrite === 1 << 20) {
+          // 300,000 bytes in 4 KiB blocks: 74 segments, a handful of calls.
+          const calls = fake.calls.write + fake.calls.writev;
+          assert.ok(calls <= 31, `${calls} calls`);
+          assert.equal(gathered ? fake.calls.write : fake.calls.writev, 0);
+        }
+      }
+    });
+
+    it(`reports a write that fails part way (${name}), closes the file and returns every block`, async () => {
+      const pool = new MemoryPool();
+      const fake = fakeHandle(4096, gathered, 50_000);
+      const writer = createFileWith(() => Promise.resolve(fake.handle), { pool });
+      const chunk = new Uint8Array(10_000).fill(1);
+      const failure = (async () => {
+        for (;;) await writer.write(chunk);
+      })();
+      await assert.rejects(failure, /disk full/);
+      await assert.rejects(writer.closed, /disk full/);
+      writer.complete();
+      assert.equal(fake.calls.closed, 1);
+      assert.equal(pool.stats().rentedBlocks, 0);
+    });
+  }
+
+  it("keeps a write's blocks until it settles, without holding the writer back", async () => {
+    const pool = new MemoryPool({ debug: true }); // a block released early would read as 0xdd
+    let release!: () => void;
+    const bytes: number[] = [];
+    const handle: FileHandleLike = {
+      read: () => Promise.resolve(0),
+      write: async (view) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        for (const b of view) bytes.push(b);
+        return view.length;
+      },
+      close: () => Promise.resolve(),
+    };
+    const writer = createFileWith(() => Promise.resolve(handle), { pool, pauseWriterThreshold: 4096 });
+    const settlesSoon = (flush: Promise<unknown>) =>
+      Promise.race([flush.then(() => true), new Promise((r) => setTimeout(() => r(false), 200))]);
+    // 4 KiB reaches the pause threshold: only a pump that examines what it writes lets it go.
+    assert.equal(await settlesSoon(writer.write(new Uint8Array(4096).fill(1))), true, "first flush");
+    assert.equal(pool.stats().rentedBlocks, 1, "the block in flight stays rented");
+    const second = writer.write(new Uint8Array(4096).fill(2));
+    assert.equal(await settlesSoon(second), false, "the next batch waits while the pump is busy");
+    release();
+    assert.equal(await settlesSoon(second), true, "second flush");
+    writer.complete();
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await writer.closed;
+    assert.deepEqual(bytes, [...new Array(4096).fill(1), ...new Array(4096).fill(2)]);
     assert.equal(pool.stats().rentedBlocks, 0);
   });
 });

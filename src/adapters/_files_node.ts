@@ -1,7 +1,7 @@
 /**
  * Files as channels over `node:fs/promises`, for the Node and Bun entry points. The OS reads
- * into pool memory (`handle.read(view, …)`) and writes from it (`handle.write(view)`): no
- * copy on either side.
+ * into pool memory (`handle.read(view, …)`) and writes from it (`handle.write(view)`, or
+ * `handle.writev(views)` for a buffer of several segments): no copy on either side.
  *
  * @module
  */
@@ -83,6 +83,7 @@ function nodeHandle(handle: import("node:fs/promises").FileHandle): FileHandleLi
   return {
     read: async (view) => (await handle.read(view, 0, view.length, null)).bytesRead,
     write: async (view) => (await handle.write(view)).bytesWritten,
+    writev: async (views) => (await handle.writev(views)).bytesWritten,
     close: () => handle.close(),
   };
 }
