@@ -14,17 +14,14 @@ export class Waiter<T> {
   #resolve: ((value: T) => void) | undefined;
   #reject: ((reason: unknown) => void) | undefined;
   #signal: AbortSignal | undefined;
-  readonly #onAbort: () => void;
+  // The abort listener, made on the first wait with a signal (most waits have none, and an
+  // idle channel should cost little heap).
+  #onAbort: (() => void) | undefined;
   readonly #onAborted: () => void;
 
   /** @param onAborted Runs after an abort rejected the wait (the owner resets its state). */
   constructor(onAborted: () => void) {
     this.#onAborted = onAborted;
-    this.#onAbort = () => {
-      const reason = this.#signal?.reason;
-      this.reject(reason);
-      this.#onAborted();
-    };
   }
 
   /** The promise of the pending wait (only while `pending`). */
@@ -41,6 +38,11 @@ export class Waiter<T> {
     });
     if (signal !== undefined) {
       this.#signal = signal;
+      this.#onAbort ??= () => {
+        const reason = this.#signal?.reason;
+        this.reject(reason);
+        this.#onAborted();
+      };
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     return this.#promise;
@@ -66,7 +68,7 @@ export class Waiter<T> {
     this.#reject = undefined;
     this.#promise = undefined;
     if (this.#signal !== undefined) {
-      this.#signal.removeEventListener("abort", this.#onAbort);
+      this.#signal.removeEventListener("abort", this.#onAbort as () => void);
       this.#signal = undefined;
     }
   }

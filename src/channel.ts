@@ -230,34 +230,67 @@ export class Channel {
   readonly #ready: Promise<ReadResult>;
 
   static {
-    createFacades = (channel) => {
-      const reader: ReadableChannel = {
-        read: (options?: ReadOptions) => channel.#read(1, options),
-        readAtLeast: (minimumSize: number, options?: ReadOptions) => {
-          if (!isIntegerIn(minimumSize, 0, Number.MAX_SAFE_INTEGER)) {
-            return Promise.reject(rangeError("read", "minimumSize must be a non-negative integer", minimumSize));
-          }
-          return channel.#read(Math.max(1, minimumSize), options);
-        },
-        tryRead: () => channel.#tryRead(),
-        advanceTo: (consumed: number, examined: number = consumed) => channel.#advanceTo(consumed, examined),
-        cancelPendingRead: () => channel.#cancelPendingRead(),
-        complete: (...error: [unknown?]) => channel.#completeReader(error),
-      };
-      const writer: WritableChannel = {
-        getMemory: (sizeHint: number = 0) => channel.#getMemory(sizeHint),
-        advance: (byteCount: number) => channel.#advance(byteCount),
-        flush: (options?: FlushOptions) => channel.#flush(options),
-        write: (data: Uint8Array, options?: FlushOptions) => channel.#write(data, options),
-        writeUtf8: (text: string, options?: FlushOptions) => channel.#writeUtf8(text, options),
-        get unflushedBytes() {
-          return channel.#writePosition - channel.#tailPosition;
-        },
-        cancelPendingFlush: () => channel.#cancelPendingFlush(),
-        complete: (...error: [unknown?]) => channel.#completeWriter(error),
-      };
-      return [reader, writer];
-    };
+    // The two sides: one small object each whose methods live on a prototype (closures per
+    // channel would cost ~1 KiB of heap each: bench/idle_connections.ts). Declared inside the
+    // class body so they reach its private members.
+    class Reader implements ReadableChannel {
+      readonly #channel: Channel;
+      constructor(channel: Channel) {
+        this.#channel = channel;
+      }
+      read(options?: ReadOptions): Promise<ReadResult> {
+        return this.#channel.#read(1, options);
+      }
+      readAtLeast(minimumSize: number, options?: ReadOptions): Promise<ReadResult> {
+        if (!isIntegerIn(minimumSize, 0, Number.MAX_SAFE_INTEGER)) {
+          return Promise.reject(rangeError("read", "minimumSize must be a non-negative integer", minimumSize));
+        }
+        return this.#channel.#read(Math.max(1, minimumSize), options);
+      }
+      tryRead(): ReadResult | undefined {
+        return this.#channel.#tryRead();
+      }
+      advanceTo(consumed: number, examined: number = consumed): void {
+        this.#channel.#advanceTo(consumed, examined);
+      }
+      cancelPendingRead(): void {
+        this.#channel.#cancelPendingRead();
+      }
+      complete(...error: [unknown?]): void {
+        this.#channel.#completeReader(error);
+      }
+    }
+    class Writer implements WritableChannel {
+      readonly #channel: Channel;
+      constructor(channel: Channel) {
+        this.#channel = channel;
+      }
+      getMemory(sizeHint: number = 0): Uint8Array {
+        return this.#channel.#getMemory(sizeHint);
+      }
+      advance(byteCount: number): void {
+        this.#channel.#advance(byteCount);
+      }
+      flush(options?: FlushOptions): Promise<FlushResult> {
+        return this.#channel.#flush(options);
+      }
+      write(data: Uint8Array, options?: FlushOptions): Promise<FlushResult> {
+        return this.#channel.#write(data, options);
+      }
+      writeUtf8(text: string, options?: FlushOptions): Promise<FlushResult> {
+        return this.#channel.#writeUtf8(text, options);
+      }
+      get unflushedBytes(): number {
+        return this.#channel.#writePosition - this.#channel.#tailPosition;
+      }
+      cancelPendingFlush(): void {
+        this.#channel.#cancelPendingFlush();
+      }
+      complete(...error: [unknown?]): void {
+        this.#channel.#completeWriter(error);
+      }
+    }
+    createFacades = (channel) => [new Reader(channel), new Writer(channel)];
   }
 
   /**
