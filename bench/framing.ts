@@ -19,8 +19,13 @@
 //   decode() over a plain array (a sync generator, no await per chunk) is a diagnostic row.
 // - Lines of 64 B and 1 KiB: delimited({ delimiter: "\r\n" }) (a lone "\n" ends a line too, as
 //   split2's default /\r?\n/ and readline do) vs split2 and node:readline over a node:stream
-//   Readable. Those two hand out strings, so a Channel row that decodes each line to a string
-//   (TextDecoder) is shown next to the zero-copy one; the ratios use the string row.
+//   Readable. Those two hand out strings, so the ratios use the Channel row that makes a
+//   string of each line as a user should: `Utf8Decoder.decode(line)` (one decoder reused; a
+//   whole-line decode with a short-ASCII fast path). Diagnostic rows: the zero-copy frames
+//   alone, a `TextDecoder.decode` per line instead, and the same framer run in a synchronous
+//   loop over each read (Framer.decode until it needs more), which shows what the async
+//   iterator's step per frame of readFrames costs; and lines cut the peers' way (one string
+//   per read, sliced), which shows what a lines API without a step per line could reach.
 // - One 8 MiB line in 4 KiB chunks (a scan that must resume, not restart). split2 rescans the
 //   whole tail on every chunk (quadratic: tens of seconds), so it runs once, without warm-up.
 //
@@ -34,7 +39,17 @@ import { Readable } from "node:stream";
 import * as lp from "it-length-prefixed";
 import split2 from "split2";
 import type { Uint8ArrayList } from "uint8arraylist";
-import { Channel, delimited, type Framer, lengthPrefixed, MemoryPool, readFrames } from "../mod.ts";
+import {
+  Channel,
+  type DecodeProgress,
+  delimited,
+  type Framer,
+  lengthPrefixed,
+  MemoryPool,
+  type ReadableBuffer,
+  readFrames,
+  Utf8Decoder,
+} from "../mod.ts";
 import {
   flag,
   fmt,
@@ -154,25 +169,96 @@ function longLineWorkload(): Workload {
 }
 
 /** Writes the chunks into a channel (one copy each) while readFrames() decodes them. */
-async function channelFrames(w: Workload, framer: Framer, onFrame?: (frame: Uint8Array) => void): Promise<number> {
+async function channelFrames(w: Workload, framer: Framer, onFrame?: (frame: ReadableBuffer) => void): Promise<number> {
   const channel = new Channel({ pool });
-  const producer = (async () => {
-    for (const chunk of w.chunks) {
-      // deno-lint-ignore no-await-in-loop
-      if ((await channel.writer.write(chunk)).isCompleted) break;
-    }
-    channel.writer.complete();
-  })();
+  const producer = produce(channel, w);
   let frames = 0;
   let bytes = 0;
   for await (const frame of readFrames(channel.reader, framer)) {
     frames++;
     bytes += frame.length;
-    if (onFrame !== undefined) onFrame(frame.isSingleSegment ? frame.first : frame.toUint8Array());
+    if (onFrame !== undefined) onFrame(frame);
   }
   await producer;
   if (bytes < 0) throw new Error("unreachable");
   return frames;
+}
+
+/** Writes the workload's chunks into the channel from a task of its own, then completes it. */
+async function produce(channel: Channel, w: Workload): Promise<void> {
+  for (const chunk of w.chunks) {
+    // deno-lint-ignore no-await-in-loop
+    if ((await channel.writer.write(chunk)).isCompleted) break;
+  }
+  channel.writer.complete();
+}
+
+/**
+ * As channelFrames, without readFrames: every frame of a read is cut by a synchronous loop of
+ * `framer.decode`, then the reader advances and reads again (what readFrames does, minus one
+ * async iterator step per frame). Diagnostic.
+ */
+async function channelFramesSync(
+  w: Workload,
+  framer: Framer,
+  onFrame: (frame: ReadableBuffer) => void,
+): Promise<number> {
+  const channel = new Channel({ pool });
+  const producer = produce(channel, w);
+  const reader = channel.reader;
+  const progress: DecodeProgress = { consumed: 0, examined: 0, needed: 0 };
+  let frames = 0;
+  for (;;) {
+    // deno-lint-ignore no-await-in-loop
+    const { buffer, isCompleted } = await reader.read();
+    for (;;) {
+      const frame = framer.decode(buffer, progress);
+      if (frame === undefined) break;
+      frames++;
+      onFrame(frame);
+    }
+    if (isCompleted) break;
+    reader.advanceTo(progress.consumed, buffer.length);
+    progress.examined = Math.max(0, progress.examined - progress.consumed);
+    progress.consumed = 0;
+  }
+  reader.complete();
+  await producer;
+  return frames;
+}
+
+/**
+ * Lines without readFrames, the way readline and split2 cut them: each read decoded once
+ * (`Utf8Decoder.decode(buffer, { stream: true })`), lines sliced from the string (no maxLength,
+ * as they have none). Diagnostic: what one string per read and no await per line would reach.
+ */
+async function channelLinesFromText(w: Workload): Promise<number> {
+  const channel = new Channel({ pool });
+  const producer = produce(channel, w);
+  const reader = channel.reader;
+  const decoder = new Utf8Decoder();
+  let rest = "";
+  let lines = 0;
+  for (;;) {
+    // deno-lint-ignore no-await-in-loop
+    const { buffer, isCompleted } = await reader.read();
+    const text = rest + decoder.decode(buffer, { stream: !isCompleted });
+    reader.advanceTo(buffer.length);
+    let from = 0;
+    for (;;) {
+      const found = text.indexOf("\n", from);
+      if (found < 0) break;
+      const end = found > from && text.charCodeAt(found - 1) === 13 ? found - 1 : found;
+      sink += text.slice(from, end).length;
+      lines++;
+      from = found + 1;
+    }
+    rest = text.slice(from);
+    if (isCompleted) break;
+  }
+  reader.complete();
+  await producer;
+  return lines;
 }
 
 /** The chunks as an async source; `copy`: each in fresh memory, as a socket read delivers it. */
@@ -231,6 +317,7 @@ const varintFramer = lengthPrefixed({ lengthFieldLength: "varint" });
 const lineFramer = delimited({ delimiter: "\r\n" });
 const longLineFramer = delimited({ delimiter: "\r\n", maxLength: 16 * MiB });
 const textDecoder = new TextDecoder();
+const lineDecoder = new Utf8Decoder();
 let sink = 0;
 
 const CASES: Case[] = [
@@ -280,11 +367,41 @@ const CASES: Case[] = [
   },
   {
     id: "channel-lines-string",
-    label: "Channel: the same, + TextDecoder.decode per line (strings, as the peers give)",
+    label: "Channel: the same, + Utf8Decoder.decode(line) (strings, as the peers give)",
     kind: "lines",
     channel: true,
     primary: true,
-    run: (w) => channelFrames(w, lineFramer, (line) => (sink += textDecoder.decode(line).length)),
+    run: (w) => channelFrames(w, lineFramer, (line) => (sink += lineDecoder.decode(line).length)),
+  },
+  {
+    id: "channel-lines-textdecoder",
+    label: "Channel: the same, + TextDecoder.decode per line instead",
+    kind: "lines",
+    channel: true,
+    diagnostic: true,
+    run: (w) =>
+      channelFrames(
+        w,
+        lineFramer,
+        (line) => (sink += textDecoder.decode(line.isSingleSegment ? line.first : line.toUint8Array()).length),
+      ),
+  },
+  {
+    id: "channel-lines-string-sync",
+    label: "Channel: Utf8Decoder.decode(line), frames cut by a synchronous Framer.decode loop per read (no readFrames)",
+    kind: "lines",
+    channel: true,
+    diagnostic: true,
+    run: (w) => channelFramesSync(w, lineFramer, (line) => (sink += lineDecoder.decode(line).length)),
+  },
+  {
+    id: "channel-lines-from-text",
+    label:
+      "Channel: reader.read() + one Utf8Decoder.decode(buffer, { stream: true }) per read, lines sliced from the string",
+    kind: "lines",
+    channel: true,
+    diagnostic: true,
+    run: channelLinesFromText,
   },
   {
     id: "split2",

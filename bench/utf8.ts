@@ -11,9 +11,22 @@
 // Each size (1 KiB, 16 KiB, 1 MiB) of ASCII text and of mixed text (about a quarter of the
 // bytes non-ASCII: accents, Greek, Cyrillic, CJK, emoji; perf-anchors.md §2) sits twice in
 // pool memory: in one segment of a channel over 1 MiB blocks ("contiguous"), and in a channel
-// over 4 KiB blocks ("4 KiB segments"; blocks come off the free list in the order earlier
-// sizes released them, so at 1 MiB the segments lie in descending addresses and Utf8Decoder
-// cannot merge them into one run, as after churn in a real pool).
+// over 4 KiB blocks shared by all sizes ("4 KiB segments"; blocks come off the free list in
+// whatever order earlier sizes left it: the streaming rows below control the layout).
+// Streaming rows (16 KiB and 1 MiB): `Utf8Decoder.decode(buffer, { stream: true })` of the same
+// text in a channel over 4 KiB blocks, laid out two ways: "adjacent" (blocks rented in address
+// order from a fresh pool, as a channel that releases consumed blocks last-first gets them back)
+// and "scattered" (the pool's free list shuffled first, so no two consecutive segments are
+// neighbours in memory: a pool after churn). Their reference is TextDecoder.decode of the same
+// bytes contiguous. These rows touch a character in the middle of each string, which makes
+// the engine flatten a string built by concatenation (V8 and JavaScriptCore build ropes), so a
+// decoder that concatenates pieces pays for it here, as a user's first use of the string would.
+// Two diagnostic rows show what a user could write without Utf8Decoder: TextDecoder
+// `{ stream: true }` per segment, concatenated; and a copy of the buffer (toUint8Array) then
+// one TextDecoder call.
+// Line rows: a decode per short frame (16, 32 and 64 bytes of ASCII, one segment of a pool
+// buffer each, as readFrames + delimited() yield lines), Utf8Decoder.decode(frame) against
+// TextDecoder.decode(frame.first): the cost per line of turning frames into strings.
 // Native methods get a view of the contiguous bytes. Fatal decoding and validation run under
 // both strategies. Each sample runs a calibrated loop of about 50 ms (15 ms with --quick)
 // after a quarter of that untimed; methods are interleaved sample by sample; the figure is
@@ -44,6 +57,9 @@ const MiB = 1024 * 1024;
 const SIZES = [KiB, 16 * KiB, MiB];
 const KINDS = ["ascii", "mixed"] as const;
 type Kind = (typeof KINDS)[number];
+
+const STREAM_SIZES = [16 * KiB, MiB];
+const LINE_SIZES = [16, 32, 64];
 
 const isUtf8 = (nodeBuffer as { isUtf8?: (input: Uint8Array) => boolean }).isUtf8;
 const contiguousPool = new MemoryPool({ blockSize: MiB, blocksPerSlab: 2 });
@@ -79,6 +95,44 @@ async function inPool(pool: MemoryPool, data: Uint8Array): Promise<{ channel: Ch
     throw new Error(`Cannot set up ${data.length} bytes in the pool: got ${result?.buffer.length} bytes`);
   }
   return { channel, buffer: result.buffer };
+}
+
+/**
+ * A channel over 4 KiB blocks whose one read holds `data`; `scattered`: the pool's free list
+ * is shuffled first (seeded), so consecutive segments are not neighbours in memory.
+ */
+async function inFourKiBlocks(
+  data: Uint8Array,
+  scattered: boolean,
+  seed = 99,
+): Promise<{ channel: Channel; buffer: ReadableBuffer; runs: number }> {
+  const pool = new MemoryPool({ blockSize: 4 * KiB, blocksPerSlab: 512 });
+  if (scattered) {
+    const blocks = Array.from({ length: Math.ceil(data.length / (4 * KiB)) + 1 }, () => pool.rent());
+    let state = seed;
+    for (let i = blocks.length - 1; i > 0; i--) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      const j = (state >>> 8) % (i + 1);
+      [blocks[i], blocks[j]] = [blocks[j] as (typeof blocks)[number], blocks[i] as (typeof blocks)[number]];
+    }
+    for (const block of blocks) pool.release(block);
+  }
+  const { channel, buffer } = await inPool(pool, data);
+  // Runs of segments adjacent in memory.
+  let runs = 0;
+  let end = -1;
+  let memory: ArrayBufferLike | undefined;
+  for (const view of buffer) {
+    if (view.buffer !== memory || view.byteOffset !== end) runs++;
+    memory = view.buffer;
+    end = view.byteOffset + view.length;
+  }
+  return { channel, buffer, runs };
+}
+
+/** The length of `text`, after reading a character from its middle (which flattens a rope). */
+function flattened(text: string): number {
+  return text.charCodeAt(text.length >> 1) >= 0 ? text.length : -1;
 }
 
 interface Method {
@@ -170,6 +224,69 @@ function methodsFor(contiguous: ReadableBuffer, segmented: ReadableBuffer, utf16
   return methods;
 }
 
+/** The streaming methods of one text: adjacent and scattered 4 KiB segments, and references. */
+function streamMethodsFor(contiguous: ReadableBuffer, adjacent: ReadableBuffer, scattered: ReadableBuffer): Method[] {
+  const view = contiguous.first;
+  const decoder = new Utf8Decoder();
+  const fatalDecoder = new Utf8Decoder({ fatal: true });
+  const native = new TextDecoder();
+  const nativeFatal = new TextDecoder("utf-8", { fatal: true });
+  const perSegment = new TextDecoder();
+  const loopOf = (op: () => number) => (n: number) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += op();
+    return sum;
+  };
+  return [
+    {
+      id: "stream-native",
+      label: "stream: TextDecoder.decode(view) of the contiguous bytes",
+      strategy: "auto",
+      loop: loopOf(() => flattened(native.decode(view))),
+    },
+    {
+      id: "stream-adjacent",
+      label: "stream: Utf8Decoder.decode(buffer, { stream: true }), adjacent 4 KiB segments",
+      strategy: "auto",
+      loop: loopOf(() => flattened(decoder.decode(adjacent, { stream: true }))),
+    },
+    {
+      id: "stream-scattered",
+      label: "stream: Utf8Decoder.decode(buffer, { stream: true }), scattered 4 KiB segments",
+      strategy: "auto",
+      loop: loopOf(() => flattened(decoder.decode(scattered, { stream: true }))),
+    },
+    {
+      id: "stream-native-fatal",
+      label: "stream: TextDecoder({ fatal: true }).decode(view) of the contiguous bytes",
+      strategy: "auto",
+      loop: loopOf(() => flattened(nativeFatal.decode(view))),
+    },
+    {
+      id: "stream-scattered-fatal",
+      label: "stream: Utf8Decoder({ fatal: true }).decode(buffer, { stream: true }), scattered 4 KiB segments",
+      strategy: "auto",
+      loop: loopOf(() => flattened(fatalDecoder.decode(scattered, { stream: true }))),
+    },
+    {
+      id: "stream-scattered-per-segment",
+      label: "stream (diagnostic): TextDecoder.decode(segment, { stream: true }) per segment, +, scattered",
+      strategy: "auto",
+      loop: loopOf(() => {
+        let text = "";
+        for (const segment of scattered) text += perSegment.decode(segment, { stream: true });
+        return flattened(text + perSegment.decode());
+      }),
+    },
+    {
+      id: "stream-scattered-copy",
+      label: "stream (diagnostic): TextDecoder.decode(buffer.toUint8Array()), scattered",
+      strategy: "auto",
+      loop: loopOf(() => flattened(native.decode(scattered.toUint8Array()))),
+    },
+  ];
+}
+
 /** Iterations that take about `ms`. */
 const method = [
   "UTF-8 bytes already in pool memory: one segment of a channel over 1 MiB blocks (contiguous), or a channel over 4 KiB blocks (4 KiB segments); native methods get a view of the contiguous bytes",
@@ -211,6 +328,25 @@ for (const kind of KINDS) {
       throw new Error(`Cannot set up the ${scenario} buffers with the intended segments`);
     }
     const methods = methodsFor(contiguous.buffer, segmented.buffer, utf16);
+    const streamLayouts: { channel: Channel; buffer: ReadableBuffer }[] = [];
+    if (STREAM_SIZES.includes(size)) {
+      const adjacent = await inFourKiBlocks(data, false);
+      // Seeds until no two consecutive segments are neighbours.
+      let scattered = await inFourKiBlocks(data, true);
+      const segments = [...scattered.buffer].length;
+      for (let seed = 100; scattered.runs < segments && seed < 200; seed++) {
+        scattered.channel.reader.complete();
+        scattered.channel.writer.complete();
+        scattered = await inFourKiBlocks(data, true, seed);
+      }
+      if (adjacent.runs !== 1 || scattered.runs !== segments) {
+        throw new Error(
+          `Cannot set up the ${scenario} stream buffers as laid out: ${adjacent.runs} adjacent runs, ${scattered.runs} scattered runs of ${segments}`,
+        );
+      }
+      streamLayouts.push(adjacent, scattered);
+      methods.push(...streamMethodsFor(contiguous.buffer, adjacent.buffer, scattered.buffer));
+    }
     const checks = methods.map((m) => {
       setUtf8Strategy(m.strategy);
       return m.loop(1);
@@ -243,12 +379,74 @@ for (const kind of KINDS) {
         samples: samples[k] as number[],
       });
     });
-    for (const { channel, buffer } of [contiguous, segmented]) {
+    for (const { channel, buffer } of [contiguous, segmented, ...streamLayouts]) {
       channel.reader.advanceTo(buffer.length);
       channel.reader.complete();
       channel.writer.complete();
     }
   }
+}
+
+// ---- short lines: a decode per frame ----
+
+interface LineRow {
+  lineBytes: number;
+  method: string;
+  label: string;
+  nsPerOp: number;
+  spreadPercent: number;
+}
+const lineRows: LineRow[] = [];
+for (const lineBytes of LINE_SIZES) {
+  // Lines of printable ASCII, each one segment of a pool buffer (as delimited() cuts them).
+  const data = text("ascii", 64 * KiB);
+  const { channel, buffer } = await inPool(segmentedPool, data);
+  const frames: ReadableBuffer[] = [];
+  for (let at = 0; at + lineBytes <= buffer.length; at += lineBytes + 1) {
+    const frame = buffer.slice(at, at + lineBytes);
+    if (frame.isSingleSegment) frames.push(frame);
+  }
+  const decoder = new Utf8Decoder();
+  const native = new TextDecoder();
+  let next = 0;
+  const pick = () => frames[next = next + 1 === frames.length ? 0 : next + 1] as ReadableBuffer;
+  const loopOf = (op: (frame: ReadableBuffer) => string) => (n: number) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += flattened(op(pick()));
+    return sum;
+  };
+  const methods = [
+    { id: "line-decoder", label: `Utf8Decoder.decode(frame), ${lineBytes} B`, loop: loopOf((f) => decoder.decode(f)) },
+    {
+      id: "line-native",
+      label: `TextDecoder.decode(frame.first), ${lineBytes} B`,
+      loop: loopOf((f) => native.decode(f.first)),
+    },
+  ];
+  for (const frame of frames.slice(0, 100)) {
+    if (decoder.decode(frame) !== native.decode(frame.first)) throw new Error("Cannot trust line-decoder");
+  }
+  const samples = sampleNsPerOp(methods, {
+    sampleMs: SAMPLE_MS,
+    samples: SAMPLES,
+    warmupMs: WARMUP_MS,
+    warmupBatch: 64,
+    verify: (k, sum, n) => {
+      if (sum !== lineBytes * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
+    },
+  });
+  methods.forEach((m, k) => {
+    lineRows.push({
+      lineBytes,
+      method: m.id,
+      label: m.label,
+      nsPerOp: median(samples[k] as number[]),
+      spreadPercent: spreadPercent(samples[k] as number[]),
+    });
+  });
+  channel.reader.advanceTo(buffer.length);
+  channel.reader.complete();
+  channel.writer.complete();
 }
 
 const find = (scenario: string, id: string) => rows.find((r) => r.scenario === scenario && r.method === id);
@@ -264,6 +462,14 @@ const ratio = (scenario: string, native: string, ours: string) => {
   const o = find(scenario, ours)?.nsPerOp;
   return n === undefined || o === undefined ? NaN : n / o;
 };
+console.log("");
+console.log(
+  markdownTable(
+    [" method", "ns/op", "±%"],
+    lineRows.map((r) => [r.label, fmt(r.nsPerOp, 1), fmt(r.spreadPercent, 0)]),
+  ),
+);
+
 setUtf8Strategy("default");
 const auto = utf8StrategyInUse();
 const ratios = scenarios.map((scenario) => ({
@@ -277,7 +483,17 @@ const ratios = scenarios.map((scenario) => ({
   validateSegments: ratio(scenario, "isutf8", "validate-segments"),
   validateWasm: ratio(scenario, "validate-native", "validate-wasm"),
   utf16: ratio(scenario, "native", "utf16"),
+  streamAdjacent: ratio(scenario, "stream-native", "stream-adjacent"),
+  streamScattered: ratio(scenario, "stream-native", "stream-scattered"),
+  streamScatteredFatal: ratio(scenario, "stream-native-fatal", "stream-scattered-fatal"),
+  streamPerSegment: ratio(scenario, "stream-native", "stream-scattered-per-segment"),
+  streamCopy: ratio(scenario, "stream-native", "stream-scattered-copy"),
 }));
+const streamRatios = ratios.filter((r) => Number.isFinite(r.streamScattered));
+const lineRatio = (lineBytes: number) => {
+  const ns = (id: string) => lineRows.find((r) => r.lineBytes === lineBytes && r.method === id)?.nsPerOp ?? NaN;
+  return ns("line-native") / ns("line-decoder");
+};
 console.log(`\nnative ns ÷ ours ns (above 1: ours is faster); "auto" is "${auto}" here:\n`);
 console.log(
   markdownTable(
@@ -301,6 +517,31 @@ console.log(
     ]),
   ),
 );
+console.log(
+  "\nstreaming through a channel of 4 KiB segments, TextDecoder ns on the contiguous bytes ÷ ours (strings flattened):\n",
+);
+console.log(
+  markdownTable(
+    [
+      "text",
+      "adjacent",
+      "scattered",
+      "scattered, fatal (vs fatal TextDecoder)",
+      "TextDecoder per segment (diagnostic)",
+      "toUint8Array + TextDecoder (diagnostic)",
+    ],
+    streamRatios.map((r) => [
+      r.scenario,
+      fmtRatio(r.streamAdjacent),
+      fmtRatio(r.streamScattered),
+      fmtRatio(r.streamScatteredFatal),
+      fmtRatio(r.streamPerSegment),
+      fmtRatio(r.streamCopy),
+    ]),
+  ),
+);
+console.log("\nshort lines: TextDecoder.decode(frame.first) ns ÷ Utf8Decoder.decode(frame) ns:\n");
+console.log(markdownTable(["line", "ratio"], LINE_SIZES.map((b) => [`${b} B`, fmtRatio(lineRatio(b))])));
 console.log(`\nthe strategy choice: "native" strategy ns ÷ "wasm" strategy ns (above 1: the kernel path is faster):\n`);
 console.log(
   markdownTable(
@@ -310,6 +551,8 @@ console.log(
 );
 
 report.rows = rows as unknown as Record<string, unknown>[];
+// Line rows have no scenario: kept apart so the per-scenario tables of bench/REPORT.md skip them.
+(report as unknown as { lineRows: LineRow[] }).lineRows = lineRows;
 const summaryOf = (title: string, value: (r: (typeof ratios)[number]) => [string, number]) => ({
   title,
   rows: ratios.map((r) => {
@@ -351,6 +594,19 @@ report.summary = [
       r.utf16,
     ],
   ),
+  {
+    title:
+      "Utf8Decoder.decode(buffer, { stream: true }) through a channel of 4 KiB segments ÷ TextDecoder.decode of the contiguous bytes (speed; adjacent / scattered / scattered fatal vs fatal TextDecoder)",
+    rows: streamRatios.map((r) => ({
+      label: r.scenario,
+      value: `${fmtRatio(r.streamAdjacent)} / ${fmtRatio(r.streamScattered)} / ${fmtRatio(r.streamScatteredFatal)}`,
+      number: Math.min(r.streamAdjacent, r.streamScattered),
+    })),
+  },
+  {
+    title: "Utf8Decoder.decode(frame) of a short ASCII line ÷ TextDecoder.decode(frame.first) (speed)",
+    rows: LINE_SIZES.map((b) => ({ label: `line ${b} B`, value: fmtRatio(lineRatio(b)), number: lineRatio(b) })),
+  },
   {
     title: 'strategy "auto" resolves to',
     rows: [{ label: "utf8 strategy", value: auto, number: auto === "wasm" ? 1 : 0 }],

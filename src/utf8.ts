@@ -17,12 +17,18 @@
  *   stream's, and validating first would only cost time. In fatal mode it gets runs the
  *   kernel validated (Deno, whose fatal `TextDecoder` is slow), or decodes them fatally
  *   itself (Node, Bun).
- * - A sequence that straddles segments or calls is carried in a 4-byte array (at most 3
- *   bytes) and finished in TypeScript; segments adjacent in memory are decoded as one run.
+ * - A sequence that straddles calls is carried in a 4-byte array (at most 3 bytes) and
+ *   finished in TypeScript. Segments adjacent in memory are decoded as one run; segments
+ *   that lie apart (a pool after churn) are copied into a 64 KiB gather area and decoded
+ *   with one call per area, which costs less than a call per segment and a concatenation
+ *   the engine copies again when it flattens the string; the carried bytes go in first.
+ * - A call that is a whole stream (a fresh decoder, or one whose last call was not a
+ *   streaming one, given one segment without `stream`: a line from `readFrames`, say) is one
+ *   `TextDecoder` call, or on Deno, for up to 32 bytes of ASCII, a JavaScript loop.
  *
  * | input | copies? |
  * | --- | --- |
- * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory |
+ * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory; segments that lie apart are gathered, 64 KiB at a time |
  * | any other `Uint8Array` (and `ReadableBuffer.from` chunks) | validation only: 32 KiB at a time into kernel scratch memory |
  *
  * Where WebAssembly cannot load (a host that forbids compiling it, with no module given to
@@ -36,7 +42,16 @@ import { instantiateKernels, KERNEL_RESERVED_BYTES, KERNEL_SCRATCH_OFFSET, type 
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
 import { typeError } from "./errors.ts";
 import { blockKernels } from "./memory_pool.ts";
-import { bufferSegments, ReadableBuffer } from "./readable_buffer.ts";
+import type { BufferSegment } from "./_segment.ts";
+import {
+  type BufferRange,
+  bufferRange,
+  bufferSegments,
+  newBufferRange,
+  ReadableBuffer,
+  segmentFrom,
+  segmentTo,
+} from "./readable_buffer.ts";
 
 /** Options of {@linkcode Utf8Decoder}, as `TextDecoder`'s. */
 export interface Utf8DecoderOptions {
@@ -84,6 +99,37 @@ const SCRATCH_BYTES = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
 // sequence boundaries, where its U+FFFD replacement is exactly the stream's (the carry handles
 // sequences cut by a boundary); BOM handling belongs to the stream, not to each run.
 const runDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+// Non-fatal and non-streaming, for a decode that is a whole stream (no state before or after
+// it): its output, BOM handling included, is then exactly Utf8Decoder's.
+const wholeDecoder = new TextDecoder("utf-8");
+const wholeDecoderKeepingBOM = runDecoder;
+
+const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+// bench/utf8.ts, "line" rows (Utf8Decoder.decode of a short one-segment frame ÷ TextDecoder's
+// ns): a whole-stream decode of ASCII input up to this many bytes builds its string in
+// JavaScript (String.fromCharCode of the bytes) instead of calling TextDecoder. Only Deno's
+// TextDecoder costs enough a call for that to pay (about 100 ns, against 45–85 ns for 8–32
+// bytes in JavaScript); Node's and Bun's cost 40–55 ns, which no JavaScript loop beats.
+const SHORT_ASCII_BYTES = IS_DENO ? 32 : 0;
+// Reused by asciiString.
+const charCodes: number[] = [];
+
+// An input whose segments lie apart in memory (blocks a pool handed out in no particular
+// order) is copied into one contiguous gather area of our own, GATHER_BYTES at a time, and
+// decoded with one TextDecoder call per area: cheaper than a call per segment and a string
+// concatenation of the pieces, which the engine copies once more when it flattens the string
+// (bench/utf8.ts, "scattered" rows). A run of adjacent segments of DIRECT_RUN_BYTES or more is
+// decoded in place instead: the copy would cost more than the extra piece.
+const GATHER_BYTES = 64 * 1024;
+const DIRECT_RUN_BYTES = 16 * 1024;
+// The two, lowered by tests to reach every boundary with small inputs.
+let gatherLimit = GATHER_BYTES;
+let directRunBytes = DIRECT_RUN_BYTES;
+// The gather area: in the memory of scratchKernels (after their reserved bytes, so the
+// kernel validates it in place), or a plain array where WebAssembly cannot load.
+let gatherBytes: Uint8Array | undefined;
+// Reused by Utf8Decoder.decode for the segments of its input.
+const decodeRange: BufferRange = newBufferRange();
 
 // Views of a multi-segment input, with segments that are adjacent in memory merged into one
 // run (a channel rents blocks in address order, so a bulk write is mostly contiguous): one
@@ -107,7 +153,7 @@ export type Utf8Strategy = "auto" | "wasm" | "native";
 // | Bun (JSC) | 0.7–0.8× ASCII, 0.24–1.0× mixed | 0.5–0.7× ASCII, 0.14–0.39× mixed | native |
 // (Node's and Bun's isUtf8 is simdutf; Deno's is a slow polyfill and its fatal TextDecoder
 // is 2–9× slower than its non-fatal one.)
-const NATIVE_BY_DEFAULT = typeof (globalThis as { Deno?: unknown }).Deno === "undefined";
+const NATIVE_BY_DEFAULT = !IS_DENO;
 let strategy: Utf8Strategy = "auto";
 // isUtf8 from node:buffer: undefined until looked up, null where the runtime has none.
 let nativeIsUtf8: ((bytes: Uint8Array) => boolean) | null | undefined;
@@ -233,12 +279,40 @@ function validateRun(view: Uint8Array, from: number, to: number, source: Readabl
   return validateRange(view, from, to, kernelsOfView(view, source));
 }
 
-/** Kernels over a one-page memory of our own, for bytes outside the pool (copied to its scratch). */
+/**
+ * Kernels over a memory of our own: its kernel scratch takes copies of bytes outside the pool,
+ * and the gather area after it is validated in place.
+ */
 function loadScratchKernels(): Kernels {
-  const memory = createFixedMemory(KERNEL_RESERVED_BYTES / WASM_PAGE_BYTES);
+  const memory = createFixedMemory((KERNEL_RESERVED_BYTES + GATHER_BYTES) / WASM_PAGE_BYTES);
   const kernels = instantiateKernels(memory);
   scratchBytes = new Uint8Array(memory.buffer, KERNEL_SCRATCH_OFFSET, SCRATCH_BYTES);
+  gatherBytes = new Uint8Array(memory.buffer, KERNEL_RESERVED_BYTES, GATHER_BYTES);
+  poolKernels.set(memory.buffer, kernels);
   return kernels;
+}
+
+/** The gather area (see {@linkcode GATHER_BYTES}). */
+function gatherArea(): Uint8Array {
+  if (gatherBytes === undefined) {
+    scratchKernels ??= tryKernels(loadScratchKernels);
+    gatherBytes ??= new Uint8Array(GATHER_BYTES);
+  }
+  return gatherBytes;
+}
+
+/** The string of ASCII `bytes[from, to)`, built in JavaScript; `undefined` when a byte is not ASCII. */
+function asciiString(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const codes = charCodes;
+  const n = to - from;
+  codes.length = n;
+  let any = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[from + i] as number;
+    any |= b;
+    codes[i] = b;
+  }
+  return any < 0x80 ? String.fromCharCode.apply(null, codes) : undefined;
 }
 
 /**
@@ -354,6 +428,22 @@ function checkOptions(options: unknown, what: string): void {
  * assert.equal(text, "Grüße aus Köln – 東京 🚀");
  * ```
  *
+ * @example Lines as strings: one decoder for every line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Channel, delimited, readFrames, Utf8Decoder } from "@channels/channels";
+ *
+ * const { reader, writer } = new Channel();
+ * await writer.writeUtf8("GET / HTTP/1.1\r\nHost: example.com\r\nAccept: text/plain\r\n");
+ * writer.complete();
+ * const decoder = new Utf8Decoder();
+ * const lines: string[] = [];
+ * for await (const line of readFrames(reader, delimited({ delimiter: "\r\n" }))) {
+ *   lines.push(decoder.decode(line)); // a string: it outlives the frame
+ * }
+ * assert.deepEqual(lines, ["GET / HTTP/1.1", "Host: example.com", "Accept: text/plain"]);
+ * ```
+ *
  * @example Replacement and fatal modes
  * ```ts
  * import assert from "node:assert/strict";
@@ -408,8 +498,12 @@ export class Utf8Decoder {
   }
 
   /**
-   * Decodes the next bytes of the stream. Nothing is copied out of a channel's buffer, and the
-   * returned string holds no reference to it (advance the reader freely afterwards).
+   * Decodes the next bytes of the stream. Nothing is copied out of a channel's buffer (but
+   * segments that lie apart in memory, gathered into contiguous scratch memory), and the
+   * returned string holds no reference to it (advance the reader freely afterwards). A call
+   * without `stream` after a call without it (or on a new decoder) is a stream of its own:
+   * decode a frame per call this way, a line from `readFrames` say, and it costs one
+   * `TextDecoder` call or less.
    *
    * @param input The bytes: a buffer from a channel read (any number of segments), or an array.
    * @param options `stream: true` when more bytes follow in a later call.
@@ -420,6 +514,15 @@ export class Utf8Decoder {
    * is neither a `ReadableBuffer` nor a `Uint8Array`, or `options` is not an object.
    */
   decode(input?: ReadableBuffer | Uint8Array, options?: Utf8DecodeOptions): string {
+    if (
+      this.#position === 0 && this.#carryLength === 0 && !this.#fatal &&
+      (options === undefined || (typeof options === "object" && options !== null && !options.stream))
+    ) {
+      // The call is a whole stream (nothing before it, nothing carried after it): one
+      // TextDecoder call gives exactly our output (a fresh stream's BOM handling included).
+      const text = this.#decodeWhole(input);
+      if (text !== undefined) return text;
+    }
     checkOptions(options, "decode UTF-8");
     const stream = Boolean(options?.stream);
     let out = "";
@@ -428,14 +531,12 @@ export class Utf8Decoder {
       try {
         if (input instanceof Uint8Array) {
           out = this.#feed(input, undefined);
-        } else if (input.isSingleSegment) {
-          out = this.#feed(input.first, input);
         } else {
-          const count = collectRuns(input);
-          try {
-            for (let i = 0; i < count; i++) out += this.#feed(runs[i] as Uint8Array, input);
-          } finally {
-            runs.length = 0;
+          const range = bufferRange(input, decodeRange);
+          if (range.first === range.last || range.start === range.end) {
+            out = this.#feed(input.first, input);
+          } else {
+            out = this.#feedSegments(range, input);
           }
         }
       } catch (error) {
@@ -456,6 +557,113 @@ export class Utf8Decoder {
       if (!this.#ignoreBOM && out.charCodeAt(0) === 0xfeff) out = out.slice(1);
     }
     if (!stream) this.#reset();
+    return out;
+  }
+
+  /**
+   * The text of `input` as a whole non-fatal stream, for a call that starts and ends one; or
+   * `undefined` when the general path must run (several segments, or not an input at all).
+   */
+  #decodeWhole(input: ReadableBuffer | Uint8Array | undefined): string | undefined {
+    let view: Uint8Array;
+    if (input instanceof ReadableBuffer) {
+      const range = bufferRange(input, decodeRange);
+      if (range.start === range.end) return "";
+      if (range.first !== range.last) return undefined;
+      const seg = range.segments[range.first] as BufferSegment;
+      const bytes = seg.bytes;
+      const from = segmentFrom(seg, range);
+      const to = segmentTo(seg, range);
+      if (to - from <= SHORT_ASCII_BYTES) {
+        const text = asciiString(bytes, from, to);
+        if (text !== undefined) return text;
+      }
+      view = from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
+    } else if (input instanceof Uint8Array) {
+      if (input.length <= SHORT_ASCII_BYTES) {
+        const text = asciiString(input, 0, input.length);
+        if (text !== undefined) return text;
+      }
+      view = input;
+    } else {
+      return undefined;
+    }
+    return (this.#ignoreBOM ? wholeDecoderKeepingBOM : wholeDecoder).decode(view);
+  }
+
+  /**
+   * Decodes the segments of `range` (two or more): runs of segments adjacent in memory are
+   * decoded in place when long, the rest copied into the gather area and decoded a full area
+   * at a time. The carried bytes go first into an empty area, so TextDecoder finishes (or
+   * replaces) the open sequence itself.
+   */
+  #feedSegments(range: BufferRange, source: ReadableBuffer): string {
+    const segments = range.segments;
+    let out = "";
+    let gathered = 0;
+    // The current run of adjacent segments: its memory, and its start and end in it.
+    let runBuffer: ArrayBufferLike | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    // The run's one segment's bytes while it covers all of them (no view to make then).
+    let runBytes: Uint8Array | undefined;
+    for (let i = range.first; i <= range.last + 1; i++) {
+      let buffer: ArrayBufferLike | undefined;
+      let start = 0;
+      let end = 0;
+      let bytes: Uint8Array | undefined;
+      if (i <= range.last) {
+        const seg = segments[i] as BufferSegment;
+        const from = segmentFrom(seg, range);
+        const to = segmentTo(seg, range);
+        if (to <= from) continue;
+        bytes = seg.bytes;
+        buffer = bytes.buffer;
+        start = bytes.byteOffset + from;
+        end = bytes.byteOffset + to;
+        if (from !== 0 || to !== bytes.length) bytes = undefined;
+        if (buffer === runBuffer && start === runEnd && mergeRuns) {
+          runEnd = end;
+          runBytes = undefined;
+          continue;
+        }
+      }
+      // The run ended: decode it in place, or gather it.
+      if (runBuffer !== undefined) {
+        const length = runEnd - runStart;
+        const view = runBytes ?? new Uint8Array(runBuffer, runStart, length);
+        if (length >= directRunBytes) {
+          if (gathered > 0) out += this.#feed((gatherBytes as Uint8Array).subarray(0, gathered), source);
+          gathered = 0;
+          out += this.#feed(view, source);
+        } else {
+          const area = gatherArea();
+          let at = 0;
+          while (at < length) {
+            if (gathered === 0 && this.#carryLength > 0) {
+              // The carried bytes are the stream's last: they move into the area.
+              for (let k = 0; k < this.#carryLength; k++) area[k] = this.#carry[k] as number;
+              gathered = this.#carryLength;
+              this.#position -= this.#carryLength;
+              this.#carryLength = 0;
+            }
+            const n = Math.min(gatherLimit - gathered, length - at);
+            area.set(n === length ? view : view.subarray(at, at + n), gathered);
+            gathered += n;
+            at += n;
+            if (gathered === gatherLimit) {
+              out += this.#feed(gatherLimit === GATHER_BYTES ? area : area.subarray(0, gathered), source);
+              gathered = 0;
+            }
+          }
+        }
+      }
+      runBuffer = buffer;
+      runStart = start;
+      runEnd = end;
+      runBytes = bytes;
+    }
+    if (gathered > 0) out += this.#feed((gatherBytes as Uint8Array).subarray(0, gathered), source);
     return out;
   }
 
@@ -627,11 +835,21 @@ export function resetUtf8ForTesting(): void {
   lastKernels = undefined;
   scratchKernels = undefined;
   scratchBytes = undefined;
+  gatherBytes = undefined;
 }
 
 /** Turns the merging of adjacent segments off (tests reach every segment boundary with it off). */
 export function setRunMergingForTesting(enabled: boolean): void {
   mergeRuns = enabled;
+}
+
+/**
+ * Sets the gather area's size (up to 64 KiB) and the run length decoded in place, so tests reach
+ * every boundary with small inputs; no arguments restore the defaults.
+ */
+export function setGatherForTesting(limit: number = GATHER_BYTES, directRun: number = DIRECT_RUN_BYTES): void {
+  gatherLimit = Math.max(4, Math.min(GATHER_BYTES, limit));
+  directRunBytes = directRun;
 }
 
 /** Whether validation runs in TypeScript because the kernels could not load (tests only). */

@@ -7,11 +7,12 @@
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Channel, MemoryPool, ReadableBuffer, Utf8Decoder, validateUtf8 } from "../mod.ts";
+import { Channel, delimited, MemoryPool, ReadableBuffer, readFrames, Utf8Decoder, validateUtf8 } from "../mod.ts";
 import { compileKernels, instantiateKernels, type Kernels, resetKernelsForTesting } from "../src/_wasm/kernels.ts";
 import { referenceErrorOffset, ReferenceUtf8Decoder, referenceValidate } from "../src/_utf8_reference.ts";
 import {
   resetUtf8ForTesting,
+  setGatherForTesting,
   setRunMergingForTesting,
   setUtf8Strategy,
   type Utf8Strategy,
@@ -315,7 +316,56 @@ describe("the utf8Validate kernel", () => {
 describe("Utf8Decoder and validateUtf8 on random inputs", () => {
   after(() => {
     setRunMergingForTesting(true);
+    setGatherForTesting();
     setUtf8Strategy("default");
+  });
+
+  /** A random gather area (4–40 bytes) and in-place run length, or the defaults. */
+  function pickGather(random: Random): void {
+    if (random.chance(0.7)) setGatherForTesting(random.int(4, 40), random.int(1, 64));
+    else setGatherForTesting();
+  }
+
+  it("a whole-stream decode() of short input (one segment, no stream) equals TextDecoder", async () => {
+    const pool = new MemoryPool({ blockSize: 256, blocksPerSlab: 16 });
+    const { writer, reader } = new Channel({ pool, pauseWriterThreshold: 0 });
+    const printable = new Uint8Array(95).map((_, i) => 0x20 + i);
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 3000; round++) {
+        pickStrategy(random);
+        const length = random.int(0, 80);
+        // Short ASCII (the JavaScript path, where the runtime takes it), or any kind of input.
+        const data = random.chance(0.5) ? random.bytes(length, printable) : randomInput(random, length);
+        const options = OPTIONS[round % 4] as (typeof OPTIONS)[number];
+        const what = () => `${JSON.stringify(options)} on ${hex(data)}`;
+        const expected = outcome(() => new ReferenceUtf8Decoder(options).decode(data));
+        assertSameOutcome(nativeOutcome(() => new TextDecoder("utf-8", options).decode(data)), expected, what);
+        const decoder = new Utf8Decoder(options);
+        const callOptions = [undefined, {}, { stream: false }][random.int(0, 2)];
+        // The same decoder, over and over (each call a whole stream), as per line of readFrames.
+        for (const input of [data, ReadableBuffer.from([data]), data.slice()]) {
+          assertSameOutcome(outcome(() => decoder.decode(input, callOptions)), expected, what);
+        }
+        // A slice of a pool buffer, one segment (a frame as delimited() cuts it).
+        await writer.write(data);
+        const result = reader.tryRead();
+        if (result !== undefined) {
+          const frame = result.buffer.slice(0, data.length);
+          if (frame.isSingleSegment) assertSameOutcome(outcome(() => decoder.decode(frame)), expected, what);
+          reader.advanceTo(result.buffer.length);
+        }
+        // After a streaming call the next call continues that stream: not a whole one.
+        const prefix = randomInput(random, 4);
+        const streamed = outcome(() => decoder.decode(prefix, { stream: true }) + decoder.decode(data));
+        assertSameOutcome(
+          streamed,
+          outcome(() => new ReferenceUtf8Decoder(options).decode(concat([prefix, data]))),
+          () => `after ${hex(prefix)}: ${what()}`,
+        );
+      }
+    });
+    writer.complete();
+    reader.complete();
   });
 
   it("decode() of an array equals TextDecoder and the reference, fatal and not", async () => {
@@ -339,6 +389,47 @@ describe("Utf8Decoder and validateUtf8 on random inputs", () => {
     });
   });
 
+  it("one decoder turns every line of readFrames into TextDecoder's string, lines across blocks too", async () => {
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 40; round++) {
+        pickStrategy(random);
+        pickGather(random);
+        const pool = new MemoryPool({ blockSize: 64, blocksPerSlab: 64 });
+        const { writer, reader } = new Channel({ pool });
+        const lines: Uint8Array[] = [];
+        for (let i = random.int(1, 60); i > 0; i--) {
+          const line = randomInput(random, random.chance(0.5) ? 40 : 200).filter((b) => b !== 0x0a);
+          lines.push(line);
+        }
+        const wire = concat(lines.flatMap((line) => [line, u8(0x0a)]));
+        const producer = (async () => {
+          for (let at = 0; at < wire.length;) {
+            const n = random.int(1, 100);
+            await writer.write(wire.subarray(at, at + n));
+            at += n;
+          }
+          writer.complete();
+        })();
+        const decoder = new Utf8Decoder();
+        const fatal = new Utf8Decoder({ fatal: true });
+        let k = 0;
+        for await (const frame of readFrames(reader, delimited())) {
+          const line = lines[k++] as Uint8Array;
+          const what = () => `line ${k - 1} ${hex(line)} in ${frame.isSingleSegment ? "one" : "several"} segments`;
+          assert.equal(decoder.decode(frame), new TextDecoder().decode(line), what());
+          assertSameOutcome(
+            outcome(() => fatal.decode(frame)),
+            outcome(() => new ReferenceUtf8Decoder({ fatal: true }).decode(line)),
+            what,
+          );
+        }
+        await producer;
+        assert.equal(k, lines.length);
+        assert.equal(pool.stats().rentedBlocks, 0);
+      }
+    });
+  });
+
   it("decode() of ReadableBuffer.from(chunks) equals the whole decode, at every cut", async () => {
     await withSeed(testSeed(), (random) => {
       for (let round = 0; round < 2500; round++) {
@@ -348,6 +439,7 @@ describe("Utf8Decoder and validateUtf8 on random inputs", () => {
         const options = OPTIONS[round % 4] as (typeof OPTIONS)[number];
         const buffer = ReadableBuffer.from(chunks);
         setRunMergingForTesting(random.chance(0.5));
+        pickGather(random);
         const what = () => `${JSON.stringify(options)} on ${chunks.map(hex).join(" | ")}`;
         const expected = outcome(() => new ReferenceUtf8Decoder(options).decode(data));
         assertSameOutcome(outcome(() => new Utf8Decoder(options).decode(buffer)), expected, what);
@@ -411,6 +503,7 @@ describe("Utf8Decoder and validateUtf8 on random inputs", () => {
           // Blocks rented in address order are adjacent; with merging off every block boundary
           // is a segment boundary the carry must cross.
           setRunMergingForTesting(random.chance(0.5));
+          pickGather(random);
 
           // The whole input in one read: a multi-segment buffer, decoded in one call.
           await writer.write(data);
