@@ -2,18 +2,23 @@
 //
 //   node dist-bench/bench/tcp.js [--mib N] [--trips N] [--reps N]   (after tsc -p tsconfig.bench.json)
 //   bun bench/tcp.ts …
-//   deno run -A bench/tcp.ts …   (the ./node adapter over Deno's node:net; ./deno has its own)
+//   deno run -A bench/tcp.ts …
 //
-// Echo throughput: the client writes `--mib` MiB (64) in 64 KiB chunks to an echo server and
-// reads it all back, both in one process; MiB/s counts the bytes one way. Round trips: `--trips`
-// (20,000) ping-pongs of 1 KiB on one connection. Baselines: on Node (and Deno) net.Socket
-// streams (`socket.pipe(socket)` echo, `write` + `data` events); on Bun its native socket
-// handlers (`Bun.connect`/`Bun.listen`, echo in `data` with `drain` for partial writes). One
-// warm-up run of each case, then `--reps` (5) rounds in rotating order; the median is reported.
+// Each runtime runs its own entry point (./deno, ./bun, ./node) against that runtime's own best
+// socket idiom. Echo throughput: the client writes `--mib` MiB (64) in 64 KiB chunks to an echo
+// server and reads it all back, both in one process; MiB/s counts the bytes one way. Round trips:
+// `--trips` (20,000) ping-pongs of 1 KiB on one connection. Baselines: on Deno, WHATWG streams of
+// `Deno.connect`/`Deno.listen` (`conn.readable.pipeTo(conn.writable)` echo, a writer and a reader
+// on the client); on Bun its native socket handlers (`Bun.connect`/`Bun.listen`, echo in `data`
+// with `drain` for partial writes); on Node net.Socket streams (`socket.pipe(socket)` echo,
+// `write` + `data` events). On Deno, net.Socket streams over Deno's node:net run too, as a
+// diagnostic row (not the baseline). One warm-up run of each case, then `--reps` (5) rounds in
+// rotating order; the median is reported.
 
 import * as net from "node:net";
 import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
 import * as bunAdapter from "../src/adapters/bun.ts";
+import * as denoAdapter from "../src/adapters/deno.ts";
 import * as nodeAdapter from "../src/adapters/node.ts";
 import {
   fmt,
@@ -38,8 +43,8 @@ interface Adapter {
   connect(options: ConnectOptions): Promise<Connection>;
   listen(options: ListenOptions, handler: ConnectionHandler): Promise<Listener>;
 }
-const adapter: Adapter = runtime() === "bun" ? bunAdapter : nodeAdapter;
-const adapterName = runtime() === "bun" ? "channels ./bun" : "channels ./node";
+const adapter: Adapter = { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime()];
+const adapterName = `channels ./${runtime()}`;
 
 /** One benchmark setup: `echo` moves totalBytes and back, `pingPong` does `trips` round trips. */
 interface Side {
@@ -122,7 +127,7 @@ async function nodeStreamSide(): Promise<Side> {
       socket.once("error", reject);
     });
   return {
-    label: "net.Socket streams",
+    label: runtime() === "deno" ? "node:net streams on Deno" : "net.Socket streams",
     channel: false,
     async echo() {
       const socket = await connect();
@@ -159,6 +164,93 @@ async function nodeStreamSide(): Promise<Side> {
       return trips;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+// ---- Deno: WHATWG streams of Deno.connect / Deno.listen ----
+
+interface DenoStreamConn {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay(noDelay?: boolean): void;
+}
+interface DenoStreamApi {
+  listen(options: { hostname: string; port: number }): AsyncIterable<DenoStreamConn> & {
+    readonly addr: { port: number };
+    close(): void;
+  };
+  connect(options: { hostname: string; port: number }): Promise<DenoStreamConn>;
+}
+
+function denoStreamSide(): Side {
+  const api = (globalThis as unknown as { Deno: DenoStreamApi }).Deno;
+  const listener = api.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    try {
+      for await (const conn of listener) {
+        conn.setNoDelay(true);
+        // pipeTo closes the connection once the client's end of stream came and was echoed.
+        conn.readable.pipeTo(conn.writable).catch(() => {});
+      }
+    } catch {
+      // the listener closed
+    }
+  })();
+  const port = listener.addr.port;
+  const chunk = new Uint8Array(CHUNK).fill(1);
+  const ping = new Uint8Array(PING).fill(2);
+  const connect = async () => {
+    const conn = await api.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return conn;
+  };
+  return {
+    label: "Deno conn.readable/writable",
+    channel: false,
+    async echo() {
+      const conn = await connect();
+      const reading = (async () => {
+        let total = 0;
+        for await (const data of conn.readable) total += data.length;
+        return total;
+      })();
+      const writer = conn.writable.getWriter();
+      for (let sent = 0; sent < totalBytes; sent += CHUNK) {
+        await writer.ready;
+        void writer.write(chunk);
+      }
+      await writer.ready;
+      writer.releaseLock();
+      // writer.close() would close the whole connection; closeWrite() sends FIN only.
+      await conn.closeWrite();
+      const total = await reading;
+      return total;
+    },
+    async pingPong() {
+      const conn = await connect();
+      const reader = conn.readable.getReader();
+      const writer = conn.writable.getWriter();
+      let got = 0;
+      for (let i = 0; i < trips; i++) {
+        await writer.write(ping);
+        while (got < PING) {
+          const { value } = await reader.read();
+          if (value === undefined) throw new Error("Deno streams: the echo server closed");
+          got += value.length;
+        }
+        got -= PING;
+      }
+      reader.releaseLock();
+      writer.releaseLock();
+      conn.close();
+      return trips;
+    },
+    async close() {
+      listener.close();
+      await serving;
+    },
   };
 }
 
@@ -282,7 +374,11 @@ const method = [
 ];
 printHeader("TCP loopback: channels adapters vs the runtime's sockets", method);
 const report = newReport("tcp", method);
-const sides = [await channelSide(), runtime() === "bun" ? bunSide() : await nodeStreamSide()];
+// The first side is channels, the second the baseline; more are diagnostic rows.
+const sides: Side[] = [await channelSide()];
+if (runtime() === "bun") sides.push(bunSide());
+else if (runtime() === "deno") sides.push(denoStreamSide(), await nodeStreamSide());
+else sides.push(await nodeStreamSide());
 const results = new Map<string, { echo: number[]; trips: number[] }>(
   sides.map((s) => [s.label, { echo: [], trips: [] }]),
 );
@@ -311,11 +407,12 @@ const [ours, theirs] = sides.map((s) => results.get(s.label)!) as [
 ];
 const echoRatio = median(ours.echo) / median(theirs.echo);
 const tripRatio = median(ours.trips) / median(theirs.trips);
-const rows = sides.map((s) => {
+const rows = sides.map((s, i) => {
   const r = results.get(s.label)!;
-  return [s.label, fmt(median(r.echo)), fmt(median(r.trips))];
+  const role = i === 1 ? " (baseline)" : i > 1 ? " (diagnostic)" : "";
+  return [s.label + role, fmt(median(r.echo)), fmt(median(r.trips))];
 });
-rows.push(["ratio (channels / baseline)", fmtRatio(echoRatio), fmtRatio(tripRatio)]);
+rows.push([`ratio (channels / ${sides[1]!.label})`, fmtRatio(echoRatio), fmtRatio(tripRatio)]);
 console.log(markdownTable([" case", "echo MiB/s", "round trips/s"], rows));
 for (const side of sides) {
   const r = results.get(side.label)!;

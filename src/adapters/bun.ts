@@ -9,9 +9,9 @@
  *
  * Bun hands every chunk it reads to the `data` handler as a fresh buffer (it cannot read into
  * caller memory), so each chunk is copied once; nothing is rented while a connection waits
- * for bytes. `socket.write(view)` sends synchronously and returns how many bytes went out;
- * the rest is written from the `drain` handler, and blocks go back to the pool once every
- * byte was taken.
+ * for bytes. `socket.write(view)` sends synchronously and returns how many bytes went out
+ * (blocks adjacent in memory go as one view, so one `write`); the rest is written from the
+ * `drain` handler, and blocks go back to the pool once every byte was taken.
  *
  * @example Echo over loopback
  * ```ts ignore
@@ -53,7 +53,16 @@ import type {
 import { typeError } from "../errors.ts";
 import type { MemoryPool } from "../memory_pool.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
-import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
+import {
+  contiguousViews,
+  hostnameOf,
+  netAddr,
+  poolOf,
+  portOf,
+  runHandler,
+  SocketConnection,
+  type SocketDriver,
+} from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
@@ -231,6 +240,8 @@ class SocketState implements SocketDriver {
   socket: BunSocket | undefined;
   #views: Uint8Array[] = [];
   #viewIndex = 0;
+  // The views of the buffer being written (segments adjacent in memory joined: one `write`).
+  readonly #runs: Uint8Array[] = [];
   #resolve: (() => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
   #writeEnded = false;
@@ -259,19 +270,26 @@ class SocketState implements SocketDriver {
 
   write(buffer: ReadableBuffer): Promise<void> | undefined {
     const socket = this.socket as BunSocket;
+    const views = contiguousViews(buffer, this.#runs);
     let left: Uint8Array[] | undefined;
-    for (const view of buffer) {
+    let closed = false;
+    for (const view of views) {
       if (left !== undefined) {
         left.push(view);
         continue;
       }
       const written = socket.write(view);
       if (written === view.length) continue;
-      if (written < 0 || this.#closed) return Promise.reject(closedError());
+      if (written < 0 || this.#closed) {
+        closed = true;
+        break;
+      }
       // Bun took part of the view (or none): the rest goes out from `drain`.
       left = this.#views;
       left.push(written === 0 ? view : view.subarray(written));
     }
+    views.length = 0;
+    if (closed) return Promise.reject(closedError());
     if (left === undefined) return undefined;
     this.#viewIndex = 0;
     return new Promise<void>((resolve, reject) => {

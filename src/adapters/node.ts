@@ -8,10 +8,15 @@
  * | {@linkcode listen} (accepted socket) | one copy of each `data` chunk into pool memory | pool views, no copy |
  * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | pool views, encrypted by Node |
  *
- * Node keeps a reference to a written view until the write's callback, so the output blocks
- * stay rented until then. Idle memory: an accepted socket rents nothing until bytes arrive; a
- * client socket lends Node one block (4 KiB with the default pool) to read into, for as long
- * as it is open, since `onread` needs its buffer before the socket is readable.
+ * Writes: blocks adjacent in memory go as one view, several views as one `writev`. Node
+ * keeps a reference to a written view until the kernel took all of it, so output blocks stay
+ * rented until then (most writes are taken at once). Idle memory: an accepted socket rents
+ * nothing until bytes arrive; a client socket lends Node one block (4 KiB with the default
+ * pool) to read into, for as long as it is open, since `onread` needs its buffer before the
+ * socket is readable. While its reads keep filling their views (bytes are streaming in), that
+ * is a 64 KiB oversize block instead, so one read moves up to 64 KiB; a socket that goes idle
+ * right after a read that filled one holds it until its next read (at most 16 such blocks are
+ * out per pool: others read into regular blocks).
  *
  * @example Echo over loopback
  * ```ts
@@ -56,7 +61,16 @@ import type {
 } from "../connection.ts";
 import { typeError } from "../errors.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
-import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
+import {
+  contiguousViews,
+  hostnameOf,
+  netAddr,
+  poolOf,
+  portOf,
+  runHandler,
+  SocketConnection,
+  type SocketDriver,
+} from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
@@ -328,39 +342,47 @@ class NodeListener implements Listener {
 }
 
 /**
- * Writes pool views with `socket.write`; several views are corked into one `writev`. Node
- * keeps a reference to each view until its callback, and callbacks come in order, so the
- * last callback frees them all.
+ * Writes pool views with `socket.write`; segments adjacent in memory go as one view, and
+ * several views are corked into one `writev`. Node keeps a reference to a view until the
+ * kernel took all of it: when `write` leaves nothing buffered (`writableLength` is 0, the
+ * usual case), the views are free at once; otherwise they are once the write's callback came
+ * (callbacks come in order, so the last one frees them all).
  */
 function nodeDriver(socket: net.Socket): SocketDriver {
+  // Callbacks not yet called, and what settles the write the pump waits for once they all came.
+  let due = 0;
   let settle: ((error?: Error | null) => void) | undefined;
-  // One callback for the whole connection: only one write batch is in flight at a time.
   const callback = (error?: Error | null) => {
+    due--;
     const done = settle;
+    if (done === undefined || (!error && due > 0)) return;
     settle = undefined;
-    done?.(error);
+    done(error);
   };
+  const views: Uint8Array[] = [];
   const writeAll = (buffer: ReadableBuffer) => {
+    due++;
     if (buffer.isSingleSegment) {
       socket.write(buffer.first, callback);
       return;
     }
-    socket.cork();
-    let previous: Uint8Array | undefined;
-    for (const view of buffer) {
-      if (previous !== undefined) socket.write(previous);
-      previous = view;
-    }
-    if (previous !== undefined) socket.write(previous, callback);
-    socket.uncork();
+    contiguousViews(buffer, views);
+    const last = views.length - 1;
+    if (last > 0) socket.cork();
+    for (let i = 0; i < last; i++) socket.write(views[i] as Uint8Array);
+    socket.write(views[last] as Uint8Array, callback);
+    if (last > 0) socket.uncork();
+    views.length = 0;
   };
   return {
     pause: () => socket.pause(),
     resume: () => socket.resume(),
     write(buffer) {
+      writeAll(buffer);
+      // The kernel took every byte during write(): Node holds no view any more.
+      if (socket.writableLength === 0) return undefined;
       return new Promise<void>((resolve, reject) => {
         settle = (error) => (error ? reject(error) : resolve());
-        writeAll(buffer);
       });
     },
     end: () => socket.end(),
