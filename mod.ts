@@ -5,7 +5,7 @@
  * reader gets every buffered byte as one multi-segment {@linkcode ReadableBuffer} and says how
  * much it consumed and examined (`advanceTo`). A flush waits while the reader is too far
  * behind (backpressure). The pool's memory is WebAssembly linear memory, so WebAssembly
- * kernels (search today, codecs next) work on the bytes where they lie.
+ * kernels (search, base64, UTF-8 validation) work on the bytes where they lie.
  *
  * | API | copies? | views die at |
  * | --- | --- | --- |
@@ -89,6 +89,7 @@ export type { DecodeProgress, Framer } from "./src/framer.ts";
 export { lengthPrefixed, type LengthPrefixedOptions } from "./src/length_prefixed.ts";
 export { delimited, type DelimitedOptions } from "./src/delimited.ts";
 export { readFrames, type ReadFramesOptions, writeFrame } from "./src/frames.ts";
+export { readLines, type ReadLinesOptions } from "./src/lines.ts";
 export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";
 export {
   type Utf8DecodeOptions,

@@ -19,13 +19,13 @@
 //   decode() over a plain array (a sync generator, no await per chunk) is a diagnostic row.
 // - Lines of 64 B and 1 KiB: delimited({ delimiter: "\r\n" }) (a lone "\n" ends a line too, as
 //   split2's default /\r?\n/ and readline do) vs split2 and node:readline over a node:stream
-//   Readable. Those two hand out strings, so the ratios use the Channel row that makes a
-//   string of each line as a user should: `Utf8Decoder.decode(line)` (one decoder reused; a
-//   whole-line decode with a short-ASCII fast path). Diagnostic rows: the zero-copy frames
+//   Readable. Those two hand out strings (a 'data' or 'line' event each, cut from one string
+//   per chunk), so the ratios use the Channel row that gives strings: `readLines(reader,
+//   { delimiter: "\r\n" })`, a batch of lines per read. Other rows: readFrames(delimited) +
+//   `Utf8Decoder.decode(line)` (a step and a decode per line); diagnostic: the zero-copy frames
 //   alone, a `TextDecoder.decode` per line instead, and the same framer run in a synchronous
 //   loop over each read (Framer.decode until it needs more), which shows what the async
-//   iterator's step per frame of readFrames costs; and lines cut the peers' way (one string
-//   per read, sliced), which shows what a lines API without a step per line could reach.
+//   iterator's step per frame of readFrames costs.
 // - One 8 MiB line in 4 KiB chunks (a scan that must resume, not restart). split2 rescans the
 //   whole tail on every chunk (quadratic: tens of seconds), so it runs once, without warm-up.
 //
@@ -48,6 +48,7 @@ import {
   MemoryPool,
   type ReadableBuffer,
   readFrames,
+  readLines,
   Utf8Decoder,
 } from "../mod.ts";
 import {
@@ -227,36 +228,15 @@ async function channelFramesSync(
   return frames;
 }
 
-/**
- * Lines without readFrames, the way readline and split2 cut them: each read decoded once
- * (`Utf8Decoder.decode(buffer, { stream: true })`), lines sliced from the string (no maxLength,
- * as they have none). Diagnostic: what one string per read and no await per line would reach.
- */
-async function channelLinesFromText(w: Workload): Promise<number> {
+/** Lines as strings with readLines: a batch of lines per read (what a user wanting strings writes). */
+async function channelReadLines(w: Workload): Promise<number> {
   const channel = new Channel({ pool });
   const producer = produce(channel, w);
-  const reader = channel.reader;
-  const decoder = new Utf8Decoder();
-  let rest = "";
   let lines = 0;
-  for (;;) {
-    // deno-lint-ignore no-await-in-loop
-    const { buffer, isCompleted } = await reader.read();
-    const text = rest + decoder.decode(buffer, { stream: !isCompleted });
-    reader.advanceTo(buffer.length);
-    let from = 0;
-    for (;;) {
-      const found = text.indexOf("\n", from);
-      if (found < 0) break;
-      const end = found > from && text.charCodeAt(found - 1) === 13 ? found - 1 : found;
-      sink += text.slice(from, end).length;
-      lines++;
-      from = found + 1;
-    }
-    rest = text.slice(from);
-    if (isCompleted) break;
+  for await (const batch of readLines(channel.reader, { delimiter: "\r\n" })) {
+    for (const line of batch) sink += line.length;
+    lines += batch.length;
   }
-  reader.complete();
   await producer;
   return lines;
 }
@@ -366,11 +346,18 @@ const CASES: Case[] = [
     run: (w) => channelFrames(w, lineFramer),
   },
   {
-    id: "channel-lines-string",
-    label: "Channel: the same, + Utf8Decoder.decode(line) (strings, as the peers give)",
+    id: "channel-readlines",
+    label: 'Channel: readLines(reader, { delimiter: "\\r\\n" }), a batch of strings per read',
     kind: "lines",
     channel: true,
     primary: true,
+    run: channelReadLines,
+  },
+  {
+    id: "channel-lines-string",
+    label: "Channel: readFrames(delimited) + Utf8Decoder.decode(line), one step per line",
+    kind: "lines",
+    channel: true,
     run: (w) => channelFrames(w, lineFramer, (line) => (sink += lineDecoder.decode(line).length)),
   },
   {
@@ -393,15 +380,6 @@ const CASES: Case[] = [
     channel: true,
     diagnostic: true,
     run: (w) => channelFramesSync(w, lineFramer, (line) => (sink += lineDecoder.decode(line).length)),
-  },
-  {
-    id: "channel-lines-from-text",
-    label:
-      "Channel: reader.read() + one Utf8Decoder.decode(buffer, { stream: true }) per read, lines sliced from the string",
-    kind: "lines",
-    channel: true,
-    diagnostic: true,
-    run: channelLinesFromText,
   },
   {
     id: "split2",
