@@ -268,6 +268,36 @@ export function tcpCases(
     },
   );
 
+  it("waits for bytes holding no pool block, after bulk and small messages", { timeout: 30000 }, async () => {
+    await withSeed(testSeed(), async (random) => {
+      const serverPool = new MemoryPool();
+      const clientPool = new MemoryPool();
+      const { listener, served, port } = await serveWith(adapter, serverPool, echo);
+      const conn = await adapter.connect({ port, pool: clientPool });
+      // Bulk messages (read into pool memory as they stream in), each followed by a small one.
+      for (const size of [100_003, 1000, 200_000, 1000]) {
+        const message = random.bytes(size);
+        await conn.output.write(message);
+        const { buffer } = await conn.input.readAtLeast(size);
+        assert.deepEqual(buffer.toUint8Array(), message);
+        conn.input.advanceTo(buffer.length);
+      }
+      // Both ends now wait for bytes without a pool block (blocks go back a few ticks after the last byte).
+      for (let waited = 0; clientPool.stats().rentedBlocks + serverPool.stats().rentedBlocks > 0; waited += 10) {
+        if (waited > 5000) {
+          assert.fail(
+            `idle: the client rents ${clientPool.stats().rentedBlocks} blocks, the server ${serverPool.stats().rentedBlocks}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      conn.output.complete();
+      assert.equal((await readAll(conn.input)).length, 0);
+      await allClosed([conn, ...served]);
+      await listener.close();
+    });
+  });
+
   it(`echoes 64 KiB on each of ${CONNECTIONS} concurrent connections`, { timeout: 60000 }, async () => {
     const pool = new MemoryPool();
     const { listener, served, port } = await serveWith(adapter, pool, echo);

@@ -56,6 +56,11 @@ const MAX_BULK_BLOCKS = 16;
 // Where reads go once the input side is completed (peer gone, connection closed): nothing
 // reads these bytes, so one buffer serves every connection.
 const DISCARD = new Uint8Array(MIN_READ_BYTES);
+// Where a reader that is not streaming reads (see readInto): one buffer for every connection.
+// Safe to share: a runtime that reads into caller memory (Node's `onread`) reports each read
+// (`received`, which copies it out at once) before it asks for the next buffer, and reads one
+// socket at a time on the one JavaScript thread.
+const IDLE_READ = new Uint8Array(4096);
 const UNKNOWN_ADDR: NetAddr = Object.freeze({ hostname: "", port: 0 });
 
 /**
@@ -185,6 +190,8 @@ export class SocketConnection implements Connection {
   // may then be a bulk one).
   #readLength = 0;
   #bulk = false;
+  // The last readInto view is the shared IDLE_READ buffer, not pool memory.
+  #idleRead = false;
   #driver: SocketDriver | undefined;
   // The input writer completed (peer end, error, close): reads go to DISCARD from now on.
   #inputDone = false;
@@ -250,13 +257,22 @@ export class SocketConnection implements Connection {
   }
 
   /**
-   * A view of pool memory for the runtime to read into (the zero-copy path): the rest of the
-   * write head, or a fresh block; a bulk block of {@linkcode BULK_READ_BYTES} when the last
-   * read filled its view. The runtime may hold it while the socket is idle: only after a read
-   * that filled its view (bytes were streaming in) is that a bulk block.
+   * A view for the runtime to read into: while bytes stream in (the last read filled its
+   * view), pool memory (the zero-copy path): the rest of the write head or a fresh block, a
+   * bulk block of {@linkcode BULK_READ_BYTES} when the pool has few out; otherwise the shared
+   * 4 KiB idle buffer, copied out by {@linkcode received}. The runtime may hold the view while
+   * the socket is idle: only after a read that filled its view is that pool memory.
    */
   readInto(): Uint8Array {
     if (this.#inputDone) return DISCARD;
+    // Not streaming (the first read, or the last one did not fill its view): the shared idle
+    // buffer, copied out on arrival, so an idle socket holds no pool memory (Node keeps the
+    // buffer it was given until the socket is next readable). bench/idle_connections.ts.
+    this.#idleRead = !this.#bulk;
+    if (this.#idleRead) {
+      this.#readLength = IDLE_READ.length;
+      return IDLE_READ;
+    }
     try {
       const view = socketReadView(this.#in.writer, this.#pool, this.#bulk, this.#minRead);
       this.#readLength = view.length;
@@ -272,6 +288,10 @@ export class SocketConnection implements Connection {
   received(byteCount: number): boolean {
     if (this.#inputDone) return true;
     this.#bulk = byteCount === this.#readLength;
+    if (this.#idleRead) {
+      // The one copy of this path: small reads, out of the shared idle buffer.
+      return this.#flushed(this.#in.writer.write(IDLE_READ.subarray(0, byteCount)));
+    }
     this.#in.writer.advance(byteCount);
     return this.#flushed(this.#in.writer.flush());
   }

@@ -4,19 +4,20 @@
  *
  * | path | reads | writes |
  * | --- | --- | --- |
- * | {@linkcode connect} (client socket) | straight into pool memory (`onread`), no copy | pool views, no copy |
+ * | {@linkcode connect} (client socket) | while bytes stream in, straight into pool memory (`onread`), no copy; other reads (small messages) one copy out of a shared 4 KiB buffer | pool views, no copy |
  * | {@linkcode listen} (accepted socket) | one copy of each `data` chunk into pool memory | pool views, no copy |
  * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | pool views, encrypted by Node |
  *
  * Writes: blocks adjacent in memory go as one view, several views as one `writev`. Node
  * keeps a reference to a written view until the kernel took all of it, so output blocks stay
  * rented until then (most writes are taken at once). Idle memory: an accepted socket rents
- * nothing until bytes arrive; a client socket lends Node one block (4 KiB with the default
- * pool) to read into, for as long as it is open, since `onread` needs its buffer before the
- * socket is readable. While its reads keep filling their views (bytes are streaming in), that
- * is a 64 KiB oversize block instead, so one read moves up to 64 KiB; a socket that goes idle
- * right after a read that filled one holds it until its next read (at most 16 such blocks are
- * out per pool: others read into regular blocks).
+ * nothing until bytes arrive; a client socket lends Node the shared 4 KiB idle buffer (one for
+ * the process), since `onread` needs its buffer before the socket is readable, and copies each
+ * read out of it. While its reads keep filling their views (bytes are streaming in), it reads
+ * into pool memory instead, a 64 KiB oversize block when the pool has few out, so one read
+ * moves up to 64 KiB with no copy; a socket that goes idle right after such a read holds
+ * that block until its next read (at most 16 oversize blocks are out per pool: others read
+ * into regular blocks).
  *
  * @example Echo over loopback
  * ```ts
