@@ -409,6 +409,45 @@ export function segmentTo(seg: BufferSegment, range: BufferRange): number {
   return to < seg.end ? to : seg.end;
 }
 
+/**
+ * Views of `buffer`'s bytes with consecutive segments that lie next to each other in memory
+ * joined into one view (blocks a channel rents one after another usually do), so one write
+ * call or one kernel call covers several segments. No copies. Fills `into` from index 0,
+ * shortens it to the count and returns it; `merge` false gives one view per segment (tests).
+ */
+export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], merge: boolean = true): Uint8Array[] {
+  let count = 0;
+  if (buffer.length > 0) {
+    const range = rangeOf(buffer, scratchRange);
+    const segments = range.segments;
+    let runBuffer: ArrayBufferLike | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    for (let i = range.first; i <= range.last; i++) {
+      const seg = segments[i] as BufferSegment;
+      const from = segmentFrom(seg, range);
+      const to = segmentTo(seg, range);
+      if (to <= from) continue;
+      const bytes = seg.bytes;
+      const start = bytes.byteOffset + from;
+      if (merge && bytes.buffer === runBuffer && start === runEnd) {
+        runEnd = bytes.byteOffset + to;
+        continue;
+      }
+      if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
+      runBuffer = bytes.buffer;
+      runStart = start;
+      runEnd = bytes.byteOffset + to;
+    }
+    if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
+    range.segments = NO_SEGMENTS; // no reference to the channel's segments once done
+  }
+  while (into.length > count) into.pop();
+  return into;
+}
+
+const NO_SEGMENTS: readonly BufferSegment[] = [];
+
 /** The segments behind a buffer (for kernels that look up the blocks they lie in). */
 export function bufferSegments(buffer: ReadableBuffer): readonly BufferSegment[] {
   return rangeOf(buffer, scratchRange).segments;

@@ -44,6 +44,7 @@ import { typeError } from "./errors.ts";
 import { blockKernels } from "./memory_pool.ts";
 import type { BufferSegment } from "./_segment.ts";
 import {
+  adjacentViews,
   type BufferRange,
   bufferRange,
   bufferSegments,
@@ -313,36 +314,6 @@ function asciiString(bytes: Uint8Array, from: number, to: number): string | unde
     codes[i] = b;
   }
   return any < 0x80 ? String.fromCharCode.apply(null, codes) : undefined;
-}
-
-/**
- * Fills `runs` with the input's views, adjacent ones merged; returns how many. The caller
- * clears `runs` afterwards (they are views of pool memory).
- */
-function collectRuns(input: ReadableBuffer): number {
-  let count = 0;
-  // The current run: its first view, and its end in that view's buffer when later views
-  // extend it (then a view of the whole run replaces the first view).
-  let head: Uint8Array | undefined;
-  let end = 0;
-  for (const view of input) {
-    if (mergeRuns && head !== undefined && view.buffer === head.buffer && view.byteOffset === end) {
-      end += view.length;
-      continue;
-    }
-    if (head !== undefined) runs[count++] = runOf(head, end);
-    head = view;
-    end = view.byteOffset + view.length;
-  }
-  if (head !== undefined) runs[count++] = runOf(head, end);
-  return count;
-}
-
-/** `head`, or a view from its start to `end` when later segments extended it. */
-function runOf(head: Uint8Array, end: number): Uint8Array {
-  return end === head.byteOffset + head.length
-    ? head
-    : new Uint8Array(head.buffer, head.byteOffset, end - head.byteOffset);
 }
 
 /**
@@ -780,7 +751,7 @@ export function validateUtf8(input: ReadableBuffer | Uint8Array): Utf8Validation
     const r = validateRun(view, 0, view.length, input instanceof Uint8Array ? undefined : input);
     errorOffset = r < 0 ? ~r : r < view.length ? r : -1;
   } else {
-    const count = collectRuns(input);
+    const count = adjacentViews(input, runs, mergeRuns).length;
     try {
       errorOffset = validateRuns(count, input);
     } finally {

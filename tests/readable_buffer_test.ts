@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { resetSearchForTesting, type SearchStrategy, searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { adjacentViews } from "../src/readable_buffer.ts";
 import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
@@ -808,6 +809,42 @@ describe("ReadableBuffer over pool memory", () => {
 });
 
 // ---- differential ----
+
+describe("adjacentViews (internal: one write or kernel call for segments next to each other)", () => {
+  it("joins segments adjacent in memory, keeps the others apart, and respects slices", async () => {
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 100; round++) {
+        const pool = new MemoryPool({ blockSize: 16, blocksPerSlab: 64 });
+        const { reader, writer } = new Channel({ pool, pauseWriterThreshold: 0 });
+        const held = [];
+        const data = random.bytes(random.int(0, 300));
+        for (let at = 0; at < data.length; at += 16) {
+          await writer.write(data.subarray(at, at + 16));
+          if (random.chance(0.3)) held.push(pool.rent()); // the next block is not adjacent
+        }
+        const result = reader.tryRead();
+        const buffer = result?.buffer ?? ReadableBuffer.from([]);
+        const start = random.int(0, buffer.length);
+        const slice = buffer.slice(start, random.int(start, buffer.length));
+        const views = adjacentViews(slice, [new Uint8Array(1), new Uint8Array(2)]);
+        assert.deepEqual(concat(views), slice.toUint8Array(), "the same bytes in order");
+        // Each view is one run: no two consecutive views are adjacent in the same memory.
+        for (let i = 1; i < views.length; i++) {
+          const [a, b] = [views[i - 1] as Uint8Array, views[i] as Uint8Array];
+          assert.ok(a.buffer !== b.buffer || a.byteOffset + a.length !== b.byteOffset, "adjacent runs are joined");
+        }
+        assert.ok(views.every((v) => v.length > 0));
+        const perSegment = adjacentViews(slice, [], false);
+        assert.deepEqual(perSegment.map((v) => v.length), [...slice].map((v) => v.length));
+        if (result !== undefined) reader.advanceTo(buffer.length);
+        for (const block of held) pool.release(block);
+        writer.complete();
+        reader.complete();
+        assert.equal(pool.stats().rentedBlocks, 0);
+      }
+    });
+  });
+});
 
 describe("ReadableBuffer differential against a Uint8Array", () => {
   it("random queries on from() buffers of random chunks agree with a plain array", async () => {

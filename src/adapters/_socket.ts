@@ -5,19 +5,11 @@
 //
 // Internal (underscore file): not exported from any entry point.
 
-import type { BufferSegment } from "../_segment.ts";
 import { Channel } from "../channel.ts";
 import type { Connection, ConnectionHandler, NetAddr } from "../connection.ts";
 import { isIntegerIn, rangeError, typeError } from "../errors.ts";
 import { MemoryPool } from "../memory_pool.ts";
-import {
-  type BufferRange,
-  bufferRange,
-  newBufferRange,
-  type ReadableBuffer,
-  segmentFrom,
-  segmentTo,
-} from "../readable_buffer.ts";
+import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadableChannel } from "../readable_channel.ts";
 import type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
 
@@ -79,45 +71,6 @@ export function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: 
   }
   return writer.getMemory(minimum);
 }
-
-const runRange: BufferRange = newBufferRange();
-
-/**
- * Views of `buffer` with segments that lie next to each other in memory joined into one view
- * (blocks rented one after another from a slab usually do), so one write call sends several
- * blocks. No copies. Fills `into` from index 0, shortens it to the count, and returns it.
- */
-export function contiguousViews(buffer: ReadableBuffer, into: Uint8Array[]): Uint8Array[] {
-  let count = 0;
-  if (buffer.length > 0) {
-    const range = bufferRange(buffer, runRange);
-    const segments = range.segments;
-    let runBuffer: ArrayBufferLike | undefined;
-    let runStart = 0;
-    let runEnd = 0;
-    for (let i = range.first; i <= range.last; i++) {
-      const seg = segments[i] as BufferSegment;
-      const from = segmentFrom(seg, range);
-      const to = segmentTo(seg, range);
-      if (to <= from) continue;
-      const bytes = seg.bytes;
-      const start = bytes.byteOffset + from;
-      if (bytes.buffer === runBuffer && start === runEnd) {
-        runEnd = bytes.byteOffset + to;
-        continue;
-      }
-      if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
-      runBuffer = bytes.buffer;
-      runStart = start;
-      runEnd = bytes.byteOffset + to;
-    }
-    if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
-    range.segments = EMPTY_SEGMENTS; // no reference to the channel's segments once done
-  }
-  while (into.length > count) into.pop();
-  return into;
-}
-const EMPTY_SEGMENTS: BufferRange["segments"] = [];
 
 /**
  * `writer`, calling `flushed` after every flush, write and completion. An adapter's output

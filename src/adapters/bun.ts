@@ -52,17 +52,8 @@ import type {
 } from "../connection.ts";
 import { typeError } from "../errors.ts";
 import type { MemoryPool } from "../memory_pool.ts";
-import type { ReadableBuffer } from "../readable_buffer.ts";
-import {
-  contiguousViews,
-  hostnameOf,
-  netAddr,
-  poolOf,
-  portOf,
-  runHandler,
-  SocketConnection,
-  type SocketDriver,
-} from "./_socket.ts";
+import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
+import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
@@ -270,7 +261,7 @@ class SocketState implements SocketDriver {
 
   write(buffer: ReadableBuffer): Promise<void> | undefined {
     const socket = this.socket as BunSocket;
-    const views = contiguousViews(buffer, this.#runs);
+    const views = adjacentViews(buffer, this.#runs);
     let left: Uint8Array[] | undefined;
     let closed = false;
     for (const view of views) {

@@ -72,7 +72,8 @@ import { MemoryPool } from "../memory_pool.ts";
 import type { ReadableChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { denoApi, type DenoConn, type DenoListener } from "./_deno_api.ts";
-import { contiguousViews, notifyingWriter, socketReadView } from "./_socket.ts";
+import { adjacentViews } from "../readable_buffer.ts";
+import { notifyingWriter, socketReadView } from "./_socket.ts";
 import {
   createFileWith,
   type FileHandleLike,
@@ -525,7 +526,7 @@ class DenoConnection implements Connection {
         sending = true;
         // Zero copy, one write per run of segments adjacent in memory; Deno keeps no reference
         // once write() resolves, so the blocks are ours again.
-        for (const view of contiguousViews(buffer, runs)) await writeAll(conn, view);
+        for (const view of adjacentViews(buffer, runs)) await writeAll(conn, view);
         runs.length = 0;
         sending = false;
         reader.advanceTo(buffer.length);

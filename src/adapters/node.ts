@@ -61,17 +61,8 @@ import type {
   NetAddr,
 } from "../connection.ts";
 import { typeError } from "../errors.ts";
-import type { ReadableBuffer } from "../readable_buffer.ts";
-import {
-  contiguousViews,
-  hostnameOf,
-  netAddr,
-  poolOf,
-  portOf,
-  runHandler,
-  SocketConnection,
-  type SocketDriver,
-} from "./_socket.ts";
+import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
+import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
@@ -367,7 +358,7 @@ function nodeDriver(socket: net.Socket): SocketDriver {
       socket.write(buffer.first, callback);
       return;
     }
-    contiguousViews(buffer, views);
+    adjacentViews(buffer, views);
     const last = views.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(views[i] as Uint8Array);
