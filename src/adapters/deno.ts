@@ -7,7 +7,8 @@
  * | path | copies? | a pool block is held |
  * | --- | --- | --- |
  * | socket/file → `input` | none: the OS writes into pool memory | while a read waits for data (see below) and until you consume the bytes |
- * | `output` → socket/file | none: pool views go to `write`, one call per run of blocks adjacent in memory | until the `write` that sends it settles |
+ * | `output` → socket | none: pool views go to `write`, one call per run of blocks adjacent in memory | until the `write` that sends it settles |
+ * | `output` → file | none for runs of 64 KiB or more; shorter runs are copied together into one staging buffer (up to 256 KiB), as Deno has no gathered write | until the `write` that sends it settles |
  * | a read that will likely wait (the last one drained the socket) | one copy of up to 4 KiB from a buffer of the connection's own | none while it waits |
  *
  * Deno cannot wait for a socket to become readable without a buffer (a zero-length
@@ -262,7 +263,9 @@ export function openFile(path: string | URL, options: FileOptions = {}): FileRea
 
 /**
  * A channel whose bytes are written to a file (created, or truncated when it exists) with
- * `file.write(view)` straight from pool memory. Completing the writer closes the file;
+ * `file.write(view)`: straight from pool memory for runs of 64 KiB or more, shorter ones
+ * copied together into one staging buffer first, so a buffer of many 4 KiB blocks costs one
+ * write call (Deno has no gathered write). Completing the writer closes the file;
  * `closed` settles when that is done.
  *
  * @param path The file to write.
