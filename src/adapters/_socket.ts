@@ -72,6 +72,22 @@ export function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: 
   return writer.getMemory(minimum);
 }
 
+/** Wakes an output pump parked until the next flush (see {@linkcode notifyingWriter}). */
+export class PumpBell {
+  #parked: (() => void) | undefined;
+  /** Wakes the parked pump, if any (a bound function: pass it as `flushed`). */
+  readonly ring = (): void => {
+    const wake = this.#parked;
+    if (wake === undefined) return;
+    this.#parked = undefined;
+    wake();
+  };
+  /** Resolves at the next {@linkcode PumpBell.ring}. */
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#parked = resolve));
+  }
+}
+
 /**
  * `writer`, calling `flushed` after every flush, write and completion. An adapter's output
  * pump parks on its own promise and `flushed` resolves it, so it runs one microtask after the
@@ -159,21 +175,15 @@ export class SocketConnection implements Connection {
   #socketClosed = false;
   #resolveSocketClosed!: () => void;
   #pump: Promise<void> = Promise.resolve();
-  // Resolves the parked output pump: set while it waits for a flush (see notifyingWriter).
-  #parked: (() => void) | undefined;
-  readonly #kick = (): void => {
-    const wake = this.#parked;
-    if (wake === undefined) return;
-    this.#parked = undefined;
-    wake();
-  };
+  // Wakes the output pump parked until a flush (see notifyingWriter).
+  readonly #bell = new PumpBell();
 
   /** Creates the channels; nothing is rented until bytes arrive or a view is asked for. */
   constructor(pool: MemoryPool) {
     this.#in = new Channel({ pool });
     this.#out = new Channel({ pool });
     this.input = this.#in.reader;
-    this.output = notifyingWriter(this.#out.writer, this.#kick);
+    this.output = notifyingWriter(this.#out.writer, this.#bell.ring);
     this.#pauseThreshold = 65536; // Channel's default pauseWriterThreshold
     this.#minRead = Math.min(MIN_READ_BYTES, pool.blockSize);
     this.#pool = pool;
@@ -295,7 +305,7 @@ export class SocketConnection implements Connection {
     this.#outputFailed = failed;
     this.#outputError = error;
     // Wakes the pump if it waits for output; otherwise it sees #outputStopped at its next step.
-    this.#kick();
+    this.#bell.ring();
   }
 
   // Mutate the count, then decide: pause when an earlier flush still waits, or when this one
@@ -331,8 +341,8 @@ export class SocketConnection implements Connection {
         if (this.#outputStopped) break;
         const result = reader.tryRead();
         if (result === undefined) {
-          // Nothing flushed: park until a flush, a completion or #stopOutput (see #kick).
-          await new Promise<void>((resolve) => (this.#parked = resolve));
+          // Nothing flushed: park until a flush, a completion or #stopOutput rings.
+          await this.#bell.wait();
           continue;
         }
         const buffer = result.buffer;

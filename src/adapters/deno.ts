@@ -74,7 +74,7 @@ import type { ReadableChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { denoApi, type DenoConn, type DenoListener } from "./_deno_api.ts";
 import { adjacentViews } from "../readable_buffer.ts";
-import { notifyingWriter, socketReadView } from "./_socket.ts";
+import { notifyingWriter, PumpBell, socketReadView } from "./_socket.ts";
 import {
   createFileWith,
   type FileHandleLike,
@@ -415,21 +415,15 @@ class DenoConnection implements Connection {
   // What a read that will likely wait goes into instead of pool memory: IDLE_READ_BYTES at
   // first, doubled by each read that fills it, up to MAX_IDLE_READ_BYTES.
   #idle: Uint8Array | undefined;
-  // Resolves the parked out pump: set while it waits for a flush (see notifyingWriter).
-  #parked: (() => void) | undefined;
-  readonly #kick = (): void => {
-    const wake = this.#parked;
-    if (wake === undefined) return;
-    this.#parked = undefined;
-    wake();
-  };
+  // Wakes the out pump parked until a flush (see notifyingWriter).
+  readonly #bell = new PumpBell();
 
   constructor(conn: DenoConn, pool: MemoryPool) {
     this.#conn = conn;
     this.#inbound = new Channel({ pool });
     this.#outbound = new Channel({ pool });
     this.input = this.#inbound.reader;
-    this.output = notifyingWriter(this.#outbound.writer, this.#kick);
+    this.output = notifyingWriter(this.#outbound.writer, this.#bell.ring);
     this.localAddr = netAddr(conn.localAddr);
     this.remoteAddr = netAddr(conn.remoteAddr);
     this.#sent = this.#pumpOut();
@@ -452,7 +446,7 @@ class DenoConnection implements Connection {
     this.#outbound.writer.complete();
     // Wake the pumps wherever they wait (a flush, a park).
     this.#inbound.writer.cancelPendingFlush();
-    this.#kick();
+    this.#bell.ring();
   }
 
   #closeConn(): void {
@@ -521,8 +515,8 @@ class DenoConnection implements Connection {
         if (this.#closing) break;
         const result = reader.tryRead();
         if (result === undefined) {
-          // Nothing flushed: park until a flush, a completion or close() (see #kick).
-          await new Promise<void>((resolve) => (this.#parked = resolve));
+          // Nothing flushed: park until a flush, a completion or close() rings.
+          await this.#bell.wait();
           continue;
         }
         const { buffer, isCompleted } = result;
