@@ -74,7 +74,7 @@ import type { ReadableChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { denoApi, type DenoConn, type DenoListener } from "./_deno_api.ts";
 import { adjacentViews } from "../readable_buffer.ts";
-import { notifyingWriter, PumpBell, socketReadView } from "./_socket.ts";
+import { NotifyingWriter, PumpBell, socketReadView } from "./_socket.ts";
 import {
   createFileWith,
   type FileHandleLike,
@@ -415,7 +415,7 @@ class DenoConnection implements Connection {
   // What a read that will likely wait goes into instead of pool memory: IDLE_READ_BYTES at
   // first, doubled by each read that fills it, up to MAX_IDLE_READ_BYTES.
   #idle: Uint8Array | undefined;
-  // Wakes the out pump parked until a flush (see notifyingWriter).
+  // Wakes the out pump parked until a flush (see NotifyingWriter).
   readonly #bell = new PumpBell();
 
   constructor(conn: DenoConn, pool: MemoryPool) {
@@ -423,7 +423,7 @@ class DenoConnection implements Connection {
     this.#inbound = new Channel({ pool });
     this.#outbound = new Channel({ pool });
     this.input = this.#inbound.reader;
-    this.output = notifyingWriter(this.#outbound.writer, this.#bell.ring);
+    this.output = new NotifyingWriter(this.#outbound.writer, this.#bell);
     this.localAddr = netAddr(conn.localAddr);
     this.remoteAddr = netAddr(conn.remoteAddr);
     this.#sent = this.#pumpOut();
