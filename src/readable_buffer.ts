@@ -423,6 +423,8 @@ export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], merge:
     let runBuffer: ArrayBufferLike | undefined;
     let runStart = 0;
     let runEnd = 0;
+    // The run's one segment's whole bytes while the run is exactly them (no view to make then).
+    let runBytes: Uint8Array | undefined;
     for (let i = range.first; i <= range.last; i++) {
       const seg = segments[i] as BufferSegment;
       const from = segmentFrom(seg, range);
@@ -432,14 +434,16 @@ export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], merge:
       const start = bytes.byteOffset + from;
       if (merge && bytes.buffer === runBuffer && start === runEnd) {
         runEnd = bytes.byteOffset + to;
+        runBytes = undefined;
         continue;
       }
-      if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
+      if (runBuffer !== undefined) into[count++] = runBytes ?? new Uint8Array(runBuffer, runStart, runEnd - runStart);
       runBuffer = bytes.buffer;
       runStart = start;
       runEnd = bytes.byteOffset + to;
+      runBytes = from === 0 && to === bytes.length ? bytes : undefined;
     }
-    if (runBuffer !== undefined) into[count++] = new Uint8Array(runBuffer, runStart, runEnd - runStart);
+    if (runBuffer !== undefined) into[count++] = runBytes ?? new Uint8Array(runBuffer, runStart, runEnd - runStart);
     range.segments = NO_SEGMENTS; // no reference to the channel's segments once done
   }
   while (into.length > count) into.pop();
