@@ -38,14 +38,22 @@ export interface TcpAdapter {
 }
 
 const MiB = 1024 * 1024;
-const BIG_MIB = Number(process.env.CHANNELS_BIG_MIB ?? 256); // each way; CHANNELS_BIG_MIB=64 for a quicker run
+export const BIG_MIB: number = Number(process.env.CHANNELS_BIG_MIB ?? 256); // each way; CHANNELS_BIG_MIB=64 for a quicker run
 // 1,000 connections of 64 KiB ran in ~3 s under Node on the 2-core CI machine; see the report.
 const CONNECTIONS = Number(process.env.CHANNELS_CONNECTIONS ?? 1000);
 
 /** Bytes of pool memory rented: blocks, and oversize blocks counted as the 64 KiB bulk reads rent. */
-function heldBytes(pool: MemoryPool): number {
+export function heldBytes(pool: MemoryPool): number {
   const { rentedBlocks, oversizeBlocks } = pool.stats();
   return (rentedBlocks - oversizeBlocks) * pool.blockSize + oversizeBlocks * 65536;
+}
+
+/** Waits until `pool` has no block rented (blocks go back a few ticks after the last byte). */
+export async function allReturned(pool: MemoryPool, what: string): Promise<void> {
+  for (let waited = 0; pool.stats().rentedBlocks > 0; waited += 10) {
+    if (waited > 5000) assert.fail(`${what} still rents ${pool.stats().rentedBlocks} blocks`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Reads until the writer completes; returns a copy of everything. */
@@ -93,7 +101,8 @@ function bigData(size: number, seed: number): Uint8Array {
   return out;
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
+/** The SHA-256 of `bytes`, in hex. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -282,15 +291,9 @@ export function tcpCases(
         assert.deepEqual(buffer.toUint8Array(), message);
         conn.input.advanceTo(buffer.length);
       }
-      // Both ends now wait for bytes without a pool block (blocks go back a few ticks after the last byte).
-      for (let waited = 0; clientPool.stats().rentedBlocks + serverPool.stats().rentedBlocks > 0; waited += 10) {
-        if (waited > 5000) {
-          assert.fail(
-            `idle: the client rents ${clientPool.stats().rentedBlocks} blocks, the server ${serverPool.stats().rentedBlocks}`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      // Both ends now wait for bytes without a pool block.
+      await allReturned(clientPool, "the idle client");
+      await allReturned(serverPool, "the idle server");
       conn.output.complete();
       assert.equal((await readAll(conn.input)).length, 0);
       await allClosed([conn, ...served]);

@@ -5,16 +5,15 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, describe, it } from "node:test";
 import { connect, type Connection, connectTls, listen, type Listener, listenTls } from "../src/adapters/deno.ts";
 import { type AddressInfo, createServer } from "node:net";
 import { MemoryPool, type ReadableChannel } from "../mod.ts";
+import { allReturned, BIG_MIB, heldBytes, sha256 } from "./_tcp_cases.ts";
 import { concat, testSeed, withSeed } from "./_util.ts";
 
 const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined && !("Bun" in globalThis);
 const skip: string | false = isDeno ? false : "the Deno entry point needs Deno";
-const BIG_MIB = Number(process.env.CHANNELS_BIG_MIB ?? 256); // each way; CHANNELS_BIG_MIB=64 for a quicker run
 
 /** Reads `input` to its end, copying every byte out. */
 async function readAll(input: ReadableChannel): Promise<Uint8Array> {
@@ -40,11 +39,6 @@ async function hashAll(input: ReadableChannel, expected: number): Promise<{ leng
     if (isCompleted) break;
   }
   return { length, sha: await sha256(all.subarray(0, length)) };
-}
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function randomBytes(length: number): Uint8Array<ArrayBuffer> {
@@ -91,20 +85,6 @@ async function server(
       await Promise.all(connections.map((c) => c.closed));
     },
   };
-}
-
-/** Bytes of pool memory rented: blocks, and oversize blocks counted as the 64 KiB bulk reads rent. */
-function heldBytes(pool: MemoryPool): number {
-  const { rentedBlocks, oversizeBlocks } = pool.stats();
-  return (rentedBlocks - oversizeBlocks) * pool.blockSize + oversizeBlocks * 65536;
-}
-
-/** Waits until `pool` has no block rented (blocks go back a few ticks after the last byte). */
-async function allReturned(pool: MemoryPool, what: string): Promise<void> {
-  for (let waited = 0; pool.stats().rentedBlocks > 0; waited += 10) {
-    if (waited > 5000) assert.fail(`${what} still rents ${pool.stats().rentedBlocks} blocks`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
