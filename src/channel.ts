@@ -550,7 +550,7 @@ export class Channel {
   /** The write head with at least `need` free bytes, renting a block when needed. */
   #ensureSpace(need: number): BufferSegment {
     const segments = this.#segments;
-    let seg = segments[segments.length - 1];
+    let seg: BufferSegment | undefined = segments[segments.length - 1];
     if (seg !== undefined && segments.length > this.#segmentHead) {
       if (this.#readerCompleted) seg.end = 0; // nobody reads: reuse the block from its start
       if (seg.bytes.length - seg.end >= need) return seg;
