@@ -55,6 +55,7 @@ export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "./
 export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_channel.ts";
 export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
+export { BufferWriter } from "./src/buffer_writer.ts";
 export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
 export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
 export { fromRequest, toResponse } from "./src/http.ts";
