@@ -7,7 +7,7 @@
 
 import type { BufferSegment } from "./_segment.ts";
 import { isIntegerIn, rangeError, typeError } from "./errors.ts";
-import { type BufferRange, bufferRange, newBufferRange, type ReadableBuffer } from "./readable_buffer.ts";
+import { bufferRange, newBufferRange, type ReadableBuffer } from "./readable_buffer.ts";
 import { Utf8Decoder } from "./utf8.ts";
 
 /**
@@ -47,6 +47,12 @@ export class BufferReader {
   // not remembered: the caller may change an array's bytes between calls.)
   #missDelimiter: number | undefined;
   #missFrom = 0;
+  // Where the buffer's bytes lie (see BufferRange), loaded by the first tryParseInt or
+  // tryReadString: #segments[#first..#last], the first byte at stream position #rangeStart.
+  #segments: readonly BufferSegment[] | undefined;
+  #first = 0;
+  #last = 0;
+  #rangeStart = 0;
   // The segment index where the last tryParseInt/tryReadString ended: the next one usually
   // starts there.
   #segmentHint = 0;
@@ -211,58 +217,45 @@ export class BufferReader {
    * ```
    */
   tryParseInt(radix: 10 | 16 = 10): number | undefined {
-    if (radix !== 10 && radix !== 16) throw rangeError("parse the integer", "radix must be 10 or 16", radix);
+    let table: Int8Array;
+    if (radix === 10) table = DECIMAL_VALUES;
+    else if (radix === 16) table = HEX_VALUES;
+    else throw rangeError("parse the integer", "radix must be 10 or 16", radix);
     const position = this.#position;
     if (position >= this.#length) return undefined;
-    const range = bufferRange(this.buffer, scratchRange);
-    const segments = range.segments;
-    const last = range.last;
-    const end = range.end;
-    let i = this.#segmentOf(range, range.start + position);
+    const segments = this.#segments ?? this.#loadRange();
+    const start = this.#rangeStart + position; // stream positions from here on
+    const end = this.#rangeStart + this.#length;
+    let i = this.#segmentHint;
     let seg = segments[i] as BufferSegment;
+    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
+      i = this.#findSegment(start);
+      seg = segments[i] as BufferSegment;
+    }
     let bytes = seg.bytes;
-    let at = range.start + position - seg.runningIndex;
+    let at = start - seg.runningIndex;
     let to = Math.min(seg.end, end - seg.runningIndex);
     let sign = 0;
     if (radix === 10 && bytes[at] === 0x2d) {
       sign = 1;
       at++;
     }
+    // No overflow test per digit: rounding is monotonic and 2^53 is a double, so a value
+    // past Number.MAX_SAFE_INTEGER stays past it however many digits follow.
     let value = 0;
-    let digits = 0;
     for (;;) {
-      if (at >= to) {
-        if (i >= last) {
-          range.segments = NO_SEGMENTS;
-          return undefined; // the digits (or the sign) reach the end: more may follow
-        }
-        seg = segments[++i] as BufferSegment;
-        bytes = seg.bytes;
-        at = 0;
-        to = Math.min(seg.end, end - seg.runningIndex);
-        continue;
-      }
-      // One loop per radix: the decimal test is two compares, hex needs the table.
-      let d: number;
-      if (radix === 10) {
-        d = (bytes[at] as number) - 0x30;
-        if (d < 0 || d > 9) break;
-        value = value * 10 + d;
-      } else {
-        d = HEX_VALUES[bytes[at] as number] as number;
-        if (d < 0) break;
-        value = value * 16 + d;
-      }
-      // value stays exact up to 2^53, and rounding cannot bring a larger value back below it.
-      if (value > Number.MAX_SAFE_INTEGER) {
-        range.segments = NO_SEGMENTS;
-        throw this.#unsafeInteger(position, sign + digits + 1, radix);
-      }
-      at++;
-      digits++;
+      at = scanDigits(bytes, at, to, table, radix, value);
+      value = scannedValue;
+      if (at < to || i === this.#last) break;
+      seg = segments[++i] as BufferSegment;
+      bytes = seg.bytes;
+      at = 0;
+      to = Math.min(seg.end, end - seg.runningIndex);
     }
-    range.segments = NO_SEGMENTS;
-    if (digits === 0) return undefined;
+    const stop = seg.runningIndex + at;
+    const digits = stop - start - sign;
+    if (value > Number.MAX_SAFE_INTEGER) throw this.#unsafeInteger(position, stop - start, radix);
+    if (digits === 0 || stop === end) return undefined; // no digit; or they reach the end: more may follow
     this.#position = position + sign + digits;
     this.#segmentHint = i;
     return sign === 1 ? -value : value;
@@ -313,11 +306,15 @@ export class BufferReader {
     if (byteCount > this.#length - this.#position) return undefined;
     if (byteCount === 0) return "";
     const position = this.#position;
-    const range = bufferRange(this.buffer, scratchRange);
-    const i = this.#segmentOf(range, range.start + position);
-    const seg = range.segments[i] as BufferSegment;
-    const from = range.start + position - seg.runningIndex;
-    range.segments = NO_SEGMENTS;
+    const segments = this.#segments ?? this.#loadRange();
+    const start = this.#rangeStart + position;
+    let i = this.#segmentHint;
+    let seg = segments[i] as BufferSegment;
+    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
+      i = this.#findSegment(start);
+      seg = segments[i] as BufferSegment;
+    }
+    const from = start - seg.runningIndex;
     let text: string | undefined;
     if (from + byteCount <= seg.end) {
       // One segment: build short ASCII in JavaScript, hand the rest to TextDecoder.
@@ -442,16 +439,22 @@ export class BufferReader {
     return this.#readBig(true, true);
   }
 
-  /** Index of the segment of `range` that holds stream position `position` (in the range). */
-  #segmentOf(range: BufferRange, position: number): number {
-    const segments = range.segments;
-    const hint = this.#segmentHint;
-    if (hint >= range.first && hint <= range.last) {
-      const seg = segments[hint] as BufferSegment;
-      if (position >= seg.runningIndex && position < seg.runningIndex + seg.end) return hint;
-    }
-    let lo = range.first;
-    let hi = range.last;
+  /** Where the buffer's bytes lie, kept on first use (a reader's buffer never changes). */
+  #loadRange(): readonly BufferSegment[] {
+    const range = bufferRange(this.buffer, scratchRange);
+    this.#segments = range.segments;
+    this.#first = this.#segmentHint = range.first;
+    this.#last = range.last;
+    this.#rangeStart = range.start;
+    range.segments = NO_SEGMENTS;
+    return this.#segments;
+  }
+
+  /** Index of the segment that holds stream position `position` (in the buffer). */
+  #findSegment(position: number): number {
+    const segments = this.#segments as readonly BufferSegment[];
+    let lo = this.#first;
+    let hi = this.#last;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if ((segments[mid] as BufferSegment).runningIndex <= position) lo = mid;
@@ -462,7 +465,8 @@ export class BufferReader {
 
   #unsafeInteger(position: number, count: number, radix: number): RangeError {
     let text = "";
-    for (let k = 0; k < count; k++) text += String.fromCharCode(this.buffer.at(position + k));
+    for (let k = 0; k < Math.min(count, 40); k++) text += String.fromCharCode(this.buffer.at(position + k));
+    if (count > 40) text += "…";
     return rangeError(
       `parse the ${radix === 16 ? "hex " : ""}integer at offset ${position}`,
       `its magnitude must be at most Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER.toString(radix)})`,
@@ -503,13 +507,16 @@ export class BufferReader {
 const scratchRange = newBufferRange();
 const NO_SEGMENTS: readonly BufferSegment[] = [];
 
-// A hex digit's value by byte, -1 for any other byte.
-const HEX_VALUES = /* @__PURE__ */ (() => {
+// A digit's value by byte, -1 for any other byte (one load and one test a digit).
+const DECIMAL_VALUES = /* @__PURE__ */ digitTable(false);
+const HEX_VALUES = /* @__PURE__ */ digitTable(true);
+
+function digitTable(hex: boolean): Int8Array {
   const table = new Int8Array(256).fill(-1);
   for (let c = 0; c < 10; c++) table[0x30 + c] = c;
-  for (let c = 0; c < 6; c++) table[0x41 + c] = table[0x61 + c] = 10 + c;
+  if (hex) for (let c = 0; c < 6; c++) table[0x41 + c] = table[0x61 + c] = 10 + c;
   return table;
-})();
+}
 
 // bench/text_primitives.ts, "tryReadString" rows: ASCII up to this many bytes in one segment
 // becomes a string in JavaScript (String.fromCharCode of the bytes) instead of a TextDecoder
@@ -521,6 +528,24 @@ const charCodes: number[] = [];
 const fieldDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // The same for bytes over several segments (each call a whole stream).
 const segmentsDecoder = new Utf8Decoder({ ignoreBOM: true });
+
+// The value scanDigits reached (a second result without an object).
+let scannedValue = 0;
+
+/**
+ * Folds the digits of `bytes[at, to)` into `value` up to the first non-digit, and returns
+ * its index (`to` when all are digits); the value goes to `scannedValue`.
+ */
+function scanDigits(bytes: Uint8Array, at: number, to: number, table: Int8Array, radix: number, value: number): number {
+  while (at < to) {
+    const d = table[bytes[at] as number] as number;
+    if (d < 0) break;
+    value = value * radix + d;
+    at++;
+  }
+  scannedValue = value;
+  return at;
+}
 
 /** The string of `bytes[from, to)` when every byte is ASCII, else `undefined`. */
 function asciiString(bytes: Uint8Array, from: number, to: number): string | undefined {
