@@ -12,6 +12,7 @@
  * | `writer.getMemory()` | no | next `getMemory`/`flush`/`write`/`complete` |
  * | `writer.write(data)` | once, into pool memory | — |
  * | `writer.writeUtf8(text)` | encodes into pool memory | — |
+ * | `new BufferWriter(writer)` → `writeInt`/`writeUtf8`/… | formats into pool memory | its view: at `commit()` |
  * | `reader.read()` → `buffer` and its views/slices | no | next `advanceTo` (or `complete`) |
  * | `buffer.toUint8Array()` / `copyTo()` | yes | never (your memory) |
  *

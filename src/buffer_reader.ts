@@ -514,14 +514,16 @@ const HEX_VALUES = /* @__PURE__ */ digitTable(true);
 function digitTable(hex: boolean): Int8Array {
   const table = new Int8Array(256).fill(-1);
   for (let c = 0; c < 10; c++) table[0x30 + c] = c;
-  if (hex) for (let c = 0; c < 6; c++) table[0x41 + c] = table[0x61 + c] = 10 + c;
+  if (hex) { for (let c = 0; c < 6; c++) table[0x41 + c] = table[0x61 + c] = 10 + c; }
   return table;
 }
 
-// bench/text_primitives.ts, "tryReadString" rows: ASCII up to this many bytes in one segment
-// becomes a string in JavaScript (String.fromCharCode of the bytes) instead of a TextDecoder
-// call.
-const SHORT_STRING_BYTES = 32;
+// bench/text_primitives.ts, "tryReadString" rows (÷ TextDecoder.decode of a subarray): ASCII
+// up to this many bytes in one segment becomes a string in JavaScript (String.fromCharCode of
+// the bytes) instead of a TextDecoder call. The loop wins at 8 bytes everywhere (1.0–2.1×); at
+// 32 only on Deno, whose TextDecoder call costs most (1.6×, against 0.6–0.8× on Bun and Node),
+// as src/utf8.ts found too.
+const SHORT_STRING_BYTES = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? 32 : 8;
 // Reused by asciiString.
 const charCodes: number[] = [];
 // Decodes a run in one segment: U+FFFD for bad sequences, a leading U+FEFF kept.

@@ -371,6 +371,19 @@ describe("BufferWriter", () => {
     assert.equal(new TextDecoder().decode(await drain(channel)), "-42");
   });
 
+  it("a flush between writes and commit() drops the uncommitted bytes and commit() throws, as documented", async () => {
+    const channel = new Channel();
+    const writer = new BufferWriter(channel.writer);
+    writer.writeAscii("lost");
+    await channel.writer.flush();
+    assert.throws(() => writer.commit(), RangeError);
+    assert.equal(writer.uncommitted, 0);
+    assert.equal(writer.bytesWritten, 0);
+    writer.writeAscii("kept");
+    writer.commit();
+    assert.equal(new TextDecoder().decode(await drain(channel)), "kept");
+  });
+
   it("a span that fills is advanced at once, the rest at commit()", async () => {
     const pool = new MemoryPool({ blockSize: 16 });
     const channel = new Channel({ pool, pauseWriterThreshold: 0 });
