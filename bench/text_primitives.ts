@@ -550,9 +550,12 @@ report.summary = [
   { title: "tryParseInt ÷ byte loop on one array (ceiling; 1 = as fast)", rows: ratioRows("parse", "loop", KINDS) },
   {
     title: "writeInt ÷ encodeInto(String(n)) (numbers/s ratio; goal ≥ 2×)",
-    rows: ratioRows("write", "encodeinto", KINDS),
+    rows: ratioRows("write", "encodeinto", WRITE_SCENARIOS),
   },
-  { title: "writeInt ÷ String(n) + charCodeAt loop (numbers/s ratio)", rows: ratioRows("write", "charcode", KINDS) },
+  {
+    title: "writeInt ÷ String(n) + charCodeAt loop (numbers/s ratio)",
+    rows: ratioRows("write", "charcode", WRITE_SCENARIOS),
+  },
   {
     title: "tryReadString ÷ TextDecoder.decode(subarray) (strings/s ratio)",
     rows: ratioRows("readString", "textdecoder", STRING_SIZES.map((s) => `${s} B ASCII`)),
