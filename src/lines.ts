@@ -181,10 +181,17 @@ async function* batches(
       // deno-lint-ignore no-await-in-loop
       const { buffer, isCompleted, isCanceled } = reader.tryRead() ?? await reader.read(readOptions);
       const batch = lines.split(buffer, isCompleted, keepTrailing);
+      const error = lines.error;
+      if (error !== undefined) {
+        // The reader is completed with the error now, not after the lines before it come out
+        // (they are strings): a flush that waits rejects at once instead of resuming.
+        failed = true;
+        reader.complete(error);
+        if (batch !== undefined && batch.length > 0) yield batch;
+        throw error;
+      }
       reader.advanceTo(lines.consumed, buffer.length);
-      // The lines before an error come out first; the error ends the next step.
       if (batch !== undefined && batch.length > 0) yield batch;
-      if (lines.error !== undefined) throw lines.error;
       if (isCompleted) return undefined;
       if (isCanceled) {
         handBack = true;

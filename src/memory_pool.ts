@@ -7,7 +7,7 @@
 
 import { instantiateKernels, KERNEL_RESERVED_BYTES, type Kernels } from "./_wasm/kernels.ts";
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
-import { isIntegerIn, rangeError, stateError } from "./errors.ts";
+import { isIntegerIn, poolLimitError, rangeError, stateError } from "./errors.ts";
 
 /** Options of {@linkcode MemoryPool}. */
 export interface MemoryPoolOptions {
@@ -333,11 +333,7 @@ export class MemoryPool {
       this.#reservedBytes -= dropped;
     }
     if (this.#reservedBytes + bytes > this.maxBytes) {
-      throw rangeError(
-        `rent ${what}`,
-        `the pool would hold ${this.#reservedBytes + bytes} bytes, over its maxBytes of ${this.maxBytes}`,
-        `${bytes} more bytes`,
-      );
+      throw poolLimitError(what, bytes, this.#reservedBytes, this.maxBytes);
     }
     this.#reservedBytes += bytes;
   }
