@@ -299,7 +299,8 @@ export class Channel {
    * @param options Pool, thresholds and segment size.
    * @throws {RangeError} When a threshold or the segment size is out of range.
    */
-  constructor(options: ChannelOptions = {}) {
+  constructor(options?: ChannelOptions) {
+    if (options === undefined) options = {};
     const pool = options.pool ?? MemoryPool.shared;
     if (!(pool instanceof MemoryPool)) throw typeError("create the channel", "pool must be a MemoryPool", pool);
     const pause = options.pauseWriterThreshold ?? 65536;

@@ -39,7 +39,8 @@ export interface ReadLinesOptions {
    *
    * @default {"\n"}
    */
-  delimiter?: "\n" | "\r\n";
+  // Template literal types: `deno doc` prints them escaped (string literals print raw line breaks).
+  delimiter?: `\n` | `\r\n`;
   /**
    * The longest line allowed, in UTF-8 bytes, not counting its line end. A longer line throws
    * {@linkcode FrameTooLargeError}; one whose end has not arrived throws as soon as more than
@@ -142,7 +143,8 @@ const LF = 0x0a;
  * }, (error) => error instanceof TruncatedFrameError && error.bytesLeft === 1);
  * ```
  */
-export function readLines(reader: ReadableChannel, options: ReadLinesOptions = {}): AsyncIterableIterator<string[]> {
+export function readLines(reader: ReadableChannel, options?: ReadLinesOptions): AsyncIterableIterator<string[]> {
+  if (options === undefined) options = {};
   if (options === null || typeof options !== "object") {
     throw typeError("read lines", "options must be an object", options);
   }
