@@ -81,7 +81,10 @@ const RUNTIMES = {
     summarize(output, code) {
       // "ok | 58 passed (385 steps) | 0 failed | 5 ignored (17s)"
       const summary = /^(?:ok|FAILED) \| (.*?)(?: \([\d.]+m?s\))?$/m.exec(output)?.[1];
-      const skipped = [...output.matchAll(/^\s*(.*) \.\.\. ignored/gm)].map((m) => m[1]);
+      // Names end with "(skipped: reason)" where the test gives one (tests/_tools.ts, named()).
+      const skipped = [...output.matchAll(/^\s*(.*) \.\.\. ignored/gm)].map((m) =>
+        m[1].replace(/ \(skipped: (.*)\)$/, " — $1")
+      );
       const failures = code === 0 ? undefined : from(output, /^ ERRORS $/m) ?? output;
       return { summary, skipped, failures };
     },

@@ -37,7 +37,7 @@ export function hasNpmPackage(name: string): boolean {
 
 /** Why a test that needs an npm tool skips: one line, saying how to get it. */
 export function missingTool(tool: string): string {
-  return `needs ${tool} from npm, not in node_modules/ (run \`npm install\` to get it; CI does)`;
+  return `needs ${tool} from npm (\`npm install\` puts it in node_modules/)`;
 }
 
 /**
