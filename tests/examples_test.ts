@@ -81,4 +81,29 @@ describe("examples --self-test", { skip }, () => {
       assert.match(outcome.stderr, /ENOENT|no such file/i, context);
     },
   );
+
+  it("examples/demo.ts checks every byte, prints a line per phase without a terminal, and names its baseline", {
+    skip,
+    timeout: TIMEOUT_MS + 10_000,
+  }, async () => {
+    const outcome = await runExample("demo.ts", ["--mib", "2"]);
+    const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
+    assert.equal(outcome.code, 0, context);
+    for (const phase of ["channels over loopback TCP", "channels in process", "web streams in process"]) {
+      assert.match(
+        outcome.stdout,
+        new RegExp(`^  ${phase} +2 MiB +\\d+ MiB/s`, "m"),
+        `a line for ${phase}\n${context}`,
+      );
+      assert.match(
+        outcome.stdout,
+        new RegExp(`^\\| ${phase} \\| \\d+ \\|.*×`, "m"),
+        `a table row for ${phase}\n${context}`,
+      );
+    }
+    assert.match(outcome.stdout, /The baseline is webStreams\(\) in examples\/demo\.ts/, context);
+    assert.match(outcome.stdout, /^  encode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /^  decode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /Every byte arrived and matched/, context);
+  });
 });
