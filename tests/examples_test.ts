@@ -102,8 +102,8 @@ describe("examples --self-test", { skip }, () => {
       );
     }
     assert.match(outcome.stdout, /The baseline is webStreams\(\) in examples\/demo\.ts/, context);
-    assert.match(outcome.stdout, /^  encode: .+ \(fastest of \d+\)$/m, context);
-    assert.match(outcome.stdout, /^  decode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /^ {2}encode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /^ {2}decode: .+ \(fastest of \d+\)$/m, context);
     assert.match(outcome.stdout, /Every byte arrived and matched/, context);
   });
 });
