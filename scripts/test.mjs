@@ -80,7 +80,7 @@ const RUNTIMES = {
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
     summarize(output, code) {
       // "ok | 58 passed (385 steps) | 0 failed | 5 ignored (17s)"
-      const summary = /^(?:ok|FAILED) \| (.*?)(?: \([\d.]+m?s\))?$/m.exec(output)?.[1];
+      const summary = /^(?:ok|FAILED) \| (.*?)(?: \([\dms.]+\))?$/m.exec(output)?.[1];
       // Names end with "(skipped: reason)" where the test gives one (tests/_tools.ts, named()).
       const skipped = [...output.matchAll(/^\s*(.*) \.\.\. ignored/gm)].map((m) =>
         m[1].replace(/ \(skipped: (.*)\)$/, " — $1")
@@ -93,7 +93,7 @@ const RUNTIMES = {
     steps: () => [{
       label: "tests",
       command: executable("bun", onBun),
-      args: ["test", "--timeout", "120000", "--only-failures", ...only.map((path) => `./${path}`)],
+      args: ["test", "--timeout", "120000", ...only.map((path) => `./${path}`)],
     }],
     env: { NO_COLOR: "1", FORCE_COLOR: "0" },
     summarize(output, code) {
@@ -103,9 +103,19 @@ const RUNTIMES = {
       const summary = counts.length > 0
         ? `${counts.join(" | ")}${files === undefined ? "" : ` (${files})`}`
         : undefined;
-      // --only-failures: what bun printed is the failures (and the output of the tests).
-      const failures = code === 0 ? undefined : output;
-      return { summary, skipped: [], failures };
+      // "(skip) suite > test": one line per suite (Bun prints a skip's reason only where the
+      // test's name carries it), with how many of its tests were skipped.
+      const suites = new Map();
+      for (const m of output.matchAll(/^\(skip\) (.*)$/gm)) {
+        const name = m[1].includes(" (skipped: ") ? m[1] : m[1].split(" > ")[0];
+        suites.set(name, (suites.get(name) ?? 0) + 1);
+      }
+      const skipped = [...suites].map(([name, n]) =>
+        `${name.replace(/ \(skipped: (.*)\)$/, " — $1")}${n > 1 ? ` (${n} tests)` : ""}`
+      );
+      // The failures, with what the tests printed: everything but the passing and skipped lines.
+      const failures = code === 0 ? undefined : output.replace(/^\((?:pass|skip)\) .*\n/gm, "");
+      return { summary, skipped, failures };
     },
   },
   node: {
