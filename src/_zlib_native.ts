@@ -262,7 +262,14 @@ function selfTest(format: CompressionFormat): string | undefined {
   const packed = roundTrip(NativeCodec.open(format, "compress", undefined), memory, 0, plain.length, packedAt, 7);
   if (typeof packed === "string") return `compressing: ${packed}`;
   const unpackedAt = 8192;
-  const unpacked = roundTrip(NativeCodec.open(format, "decompress", undefined), memory, packedAt, packed, unpackedAt, 5);
+  const unpacked = roundTrip(
+    NativeCodec.open(format, "decompress", undefined),
+    memory,
+    packedAt,
+    packed,
+    unpackedAt,
+    5,
+  );
   if (typeof unpacked === "string") return `decompressing: ${unpacked}`;
   if (unpacked !== plain.length) return `the round trip gave ${unpacked} bytes instead of ${plain.length}`;
   for (let i = 0; i < plain.length; i++) {
@@ -275,7 +282,9 @@ function selfTest(format: CompressionFormat): string | undefined {
     memory.fill(7, packedAt + packed, packedAt + packed + 3);
     codec.write(FLUSH_NONE, memory, packedAt, packed + 3, memory, unpackedAt, 4096);
     codec.close();
-    if (codec.error !== undefined || codec.availIn !== 3) return "a stream followed by 3 bytes did not stop before them";
+    if (codec.error !== undefined || codec.availIn !== 3) {
+      return "a stream followed by 3 bytes did not stop before them";
+    }
     return undefined;
   }
   // A corrupt stream reaches onerror or throws (the handle is dropped after it, as always).

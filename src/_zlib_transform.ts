@@ -21,7 +21,14 @@ import {
 } from "./_zlib_native.ts";
 import { corruptError, outputTooLargeError, trailingError, truncatedError } from "./_zlib_errors.ts";
 import { ZstdFrames } from "./_zlib_zstd_frames.ts";
-import { type BufferRange, bufferRange, newBufferRange, type ReadableBuffer, segmentFrom, segmentTo } from "./readable_buffer.ts";
+import {
+  type BufferRange,
+  bufferRange,
+  newBufferRange,
+  type ReadableBuffer,
+  segmentFrom,
+  segmentTo,
+} from "./readable_buffer.ts";
 import type { ChannelTransform } from "./transform.ts";
 import type { WritableChannel } from "./writable_channel.ts";
 
@@ -327,7 +334,9 @@ export class NativeTransform implements ChannelTransform {
   #codecError(codec: NativeCodec, inLen: number): TypeError {
     const { format, direction } = this.#settings;
     const message = codec.error as string;
-    if (direction === "compress") return new TypeError(`Cannot compress as the ${format} codec failed: received ${message}`);
+    if (direction === "compress") {
+      return new TypeError(`Cannot compress as the ${format} codec failed: received ${message}`);
+    }
     const read = inLen - codec.availIn;
     const offset = codec.errorHasPosition ? this.#position + Math.max(0, read - 1) : undefined;
     return corruptError(format, message, offset, this.#position, this.#position + inLen);

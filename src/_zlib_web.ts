@@ -7,9 +7,9 @@
  *
  * What the stream does not let us control, the runtime decides (the tests pin it down per
  * runtime): whether gzip members after the first are decoded, whether bytes after the end of
- * a deflate-raw stream or a deflate-raw stream cut short are errors, and when output is
- * ready: a call delivers what the stream has produced by the time it took the input; the
- * rest comes with the next call or at the end.
+ * a deflate-raw stream or a deflate-raw stream cut short are errors. A call that does not end
+ * the stream waits one macrotask after its input for the output (and errors) the stream
+ * produces asynchronously; what comes later is delivered with the next call or at the end.
  *
  * @module
  */
@@ -37,6 +37,10 @@ const NOT_READY = Symbol("not ready");
 const notReady = Promise.resolve(NOT_READY);
 
 function ignore(): void {}
+
+function nextTask(): Promise<typeof NOT_READY> {
+  return new Promise((resolve) => setTimeout(() => resolve(NOT_READY), 0));
+}
 
 /** One stream: its writer, its reader, and the read kept pending (reads drive the stream). */
 class WebCodec {
@@ -75,6 +79,20 @@ class WebCodec {
     for (;;) {
       // A read that is already settled wins the race against the settled notReady.
       const result = await Promise.race([this.#pending, notReady]);
+      if (result === NOT_READY || result.done) return;
+      this.#pending = this.#read();
+      await emit(result.value);
+    }
+  }
+
+  /**
+   * Hands `emit` the output that comes within one macrotask (a stream may produce it
+   * asynchronously: Node's runs zlib on its thread pool, workerd's on its event loop), and
+   * again after each chunk, so a call delivers what its input decodes to, and an error soon.
+   */
+  async settle(emit: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+    for (;;) {
+      const result = await Promise.race([this.#pending, nextTask()]);
       if (result === NOT_READY || result.done) return;
       this.#pending = this.#read();
       await emit(result.value);
@@ -147,12 +165,23 @@ export class WebTransform implements ChannelTransform {
           this.#position += chunk.length;
         }
       }
+      if (!final && !this.#stopped) {
+        try {
+          await codec.settle(this.#emit);
+        } catch (error) {
+          throw this.#streamError(error, 0);
+        }
+      }
       if (final && !this.#stopped) {
+        // No input at all is no stream (some DecompressionStreams accept it).
+        if (this.#direction === "decompress" && this.#position === 0) throw truncatedError(this.#format, 0);
         try {
           await codec.close(this.#emit);
         } catch (error) {
           if (error instanceof RangeError) throw error;
-          throw this.#direction === "compress" ? error : truncatedError(this.#format, this.#position, message(error), error);
+          throw this.#direction === "compress"
+            ? error
+            : truncatedError(this.#format, this.#position, message(error), error);
         }
       }
     } catch (error) {

@@ -189,9 +189,10 @@ export function compressor(options: CompressorOptions): ChannelTransform {
  * - Output past `maxOutputBytes` is a `RangeError`, thrown as soon as it is produced.
  *
  * On the `CompressionStream` path (no node:zlib) the runtime's `DecompressionStream` decides
- * whether gzip members after the first are decoded (Cloudflare Workers and Deno reject them),
- * and whether a deflate-raw stream with bytes after its end (Node.js accepts it) or cut short
- * (Deno accepts it) is an error.
+ * some cases: gzip members after the first are decoded by Node.js and Bun, rejected by
+ * Cloudflare Workers and Deno; Node.js ignores bytes after a deflate or deflate-raw stream
+ * (and zero bytes after a gzip member); Deno accepts a deflate or deflate-raw stream cut
+ * short. Empty input is an error everywhere.
  *
  * One transform per stream; once a stream has ended (or failed), the transform may start
  * the next one.
@@ -290,9 +291,7 @@ function chooseBackend(what: string, format: CompressionFormat): CompressionBack
   if (backend !== undefined) return backend;
   const why = forcedBackend === "CompressionStream"
     ? "CompressionStream has no " + format + " (forced for testing)"
-    : `node:zlib: ${nativeCodecStatus(format)}; CompressionStream: ${
-      isWebFormat(format) ? "missing" : `no ${format}`
-    }`;
+    : `node:zlib: ${nativeCodecStatus(format)}; CompressionStream: ${isWebFormat(format) ? "missing" : `no ${format}`}`;
   throw typeError(`create the ${what}`, `${format} is not available on ${runtimeName()} (${why})`, format);
 }
 

@@ -118,7 +118,9 @@ async function pump(
       source.advanceTo(consumed, buffer.length);
       const flushed = await output.flush(readOptions);
       if (flushed.isCompleted) {
-        // The output's reader is gone: nobody wants more.
+        // The output's reader is gone: nobody wants more. Completing the output too gives its
+        // write head back to the pool.
+        output.complete();
         source.complete();
         return;
       }
