@@ -38,6 +38,12 @@ const notReady = Promise.resolve(NOT_READY);
 
 function ignore(): void {}
 
+/** A read's result (declared here: the DOM's and Bun's declarations of it disagree). */
+interface Chunk {
+  done: boolean;
+  value?: Uint8Array | undefined;
+}
+
 function nextTask(): Promise<typeof NOT_READY> {
   return new Promise((resolve) => setTimeout(() => resolve(NOT_READY), 0));
 }
@@ -46,7 +52,7 @@ function nextTask(): Promise<typeof NOT_READY> {
 class WebCodec {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #pending: Promise<ReadableStreamReadResult<Uint8Array>>;
+  #pending: Promise<Chunk>;
 
   constructor(format: WebFormat, direction: CodecDirection) {
     const stream = direction === "compress" ? new CompressionStream(format) : new DecompressionStream(format);
@@ -55,8 +61,8 @@ class WebCodec {
     this.#pending = this.#read();
   }
 
-  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const read = this.#reader.read();
+  #read(): Promise<Chunk> {
+    const read = this.#reader.read() as Promise<Chunk>;
     read.catch(ignore); // raced or awaited later; an error surfaces there
     return read;
   }
@@ -72,14 +78,14 @@ class WebCodec {
     for (;;) {
       const result = await Promise.race([written, this.#pending]);
       if (result === WRITTEN) break;
-      if (result.done) return;
+      if (result.value === undefined) return;
       this.#pending = this.#read();
       await emit(result.value);
     }
     for (;;) {
       // A read that is already settled wins the race against the settled notReady.
       const result = await Promise.race([this.#pending, notReady]);
-      if (result === NOT_READY || result.done) return;
+      if (result === NOT_READY || result.value === undefined) return;
       this.#pending = this.#read();
       await emit(result.value);
     }
@@ -93,7 +99,7 @@ class WebCodec {
   async settle(emit: (bytes: Uint8Array) => Promise<void>): Promise<void> {
     for (;;) {
       const result = await Promise.race([this.#pending, nextTask()]);
-      if (result === NOT_READY || result.done) return;
+      if (result === NOT_READY || result.value === undefined) return;
       this.#pending = this.#read();
       await emit(result.value);
     }
@@ -105,7 +111,7 @@ class WebCodec {
     closed.catch(ignore);
     for (;;) {
       const result = await this.#pending;
-      if (result.done) break;
+      if (result.value === undefined) break;
       this.#pending = this.#read();
       await emit(result.value);
     }

@@ -5,7 +5,7 @@
 // truncated and trailing input; concatenated gzip members and zstd frames; decompression
 // bombs that stop at maxOutputBytes with the pool staying small; sync flushes; options.
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
 import * as zlib from "node:zlib";
 import { after, describe, it } from "node:test";
@@ -70,7 +70,7 @@ function backends(format: CompressionFormat): CompressionBackend[] {
 }
 
 /** Runs `body` with `backend` forced, then lets the library choose again. */
-async function using<T>(backend: CompressionBackend, body: () => Promise<T>): Promise<T> {
+async function using<T>(backend: CompressionBackend, body: () => T | Promise<T>): Promise<T> {
   setCompressionBackendForTesting(backend);
   try {
     return await body();
@@ -228,7 +228,7 @@ describe("compression: the node:zlib fast path", () => {
   );
 
   it("brotli and zstd are not available on the CompressionStream path, with a clear TypeError", async () => {
-    await using("CompressionStream", async () => {
+    await using("CompressionStream", () => {
       for (const format of ["brotli", "zstd"] as const) {
         assert.equal(compressionBackend(format), undefined);
         assert.throws(() => decompressor({ format }), failsWith(new RegExp(`${format} is not available on`)));
@@ -374,7 +374,9 @@ for (const format of FORMATS) {
           // The producer goes on until a write fails (an asynchronous codec may report late).
           let rejection: unknown;
           for (let i = 0; i < 200 && rejection === undefined; i++) {
-            await source.writer.write(new Uint8Array(i === 0 ? 64 : 1).fill(0xff)).catch((error) => (rejection = error));
+            await source.writer.write(new Uint8Array(i === 0 ? 64 : 1).fill(0xff)).catch((
+              error,
+            ) => (rejection = error));
             await new Promise((resolve) => setTimeout(resolve, 1));
           }
           assert.ok(await failure instanceof TypeError, String(await failure));
@@ -521,7 +523,10 @@ describe("decompression bombs", () => {
       it(`${format} on ${backend}: a bomb stops at a small maxOutputBytes, exactly`, async () => {
         await using(backend, async () => {
           const zeros = new Uint8Array(64 * 2 ** 20);
-          const bomb = SYNC[format].compress(zeros, SYNC[format].level(format === "brotli" ? 5 : format === "zstd" ? 3 : 9));
+          const bomb = SYNC[format].compress(
+            zeros,
+            SYNC[format].level(format === "brotli" ? 5 : format === "zstd" ? 3 : 9),
+          );
           const limit = 5_000_000 + 17;
           const { error, read, peak } = await detonate(format, bomb, limit);
           assert.ok(error instanceof RangeError, String(error));
@@ -591,7 +596,7 @@ describe("flushes", () => {
   }
 
   it("syncFlush on the CompressionStream path is a TypeError (it cannot flush)", async () => {
-    await using("CompressionStream", async () => {
+    await using("CompressionStream", () => {
       assert.throws(() => compressor({ format: "gzip", syncFlush: true }), failsWith(/syncFlush needs node:zlib/));
     });
   });
