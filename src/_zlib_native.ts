@@ -50,10 +50,15 @@ interface ZlibHandle {
   onerror: unknown;
 }
 
-/** What we use of a node:zlib stream object: its handle and the handle's result array. */
+/**
+ * What we use of a node:zlib stream object: its handle, the handle's result array, and (for
+ * hosts whose handle reports errors to the stream, as workerd's does) `errored`.
+ */
 interface ZlibStream {
   _handle?: unknown;
   _writeState?: unknown;
+  readonly errored?: unknown;
+  on?: (event: string, listener: () => void) => unknown;
 }
 
 type Factory = (options: Record<string, unknown>) => ZlibStream;
@@ -84,6 +89,8 @@ function family(format: CompressionFormat): keyof typeof FLUSH_NAMES {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function ignore(): void {}
 // Written into the result array before each call: still there after an error means the
 // handle did not report how far it got (Node.js and Bun; Deno does report it).
 const UNSET = 0xffffffff;
@@ -112,6 +119,7 @@ function loadZlib(): ZlibModule | null {
  */
 export class NativeCodec {
   readonly #handle: ZlibHandle;
+  readonly #stream: ZlibStream;
   readonly #state: Uint32Array;
   readonly #flush: readonly [number, number, number];
   #closed = false;
@@ -127,18 +135,24 @@ export class NativeCodec {
   readonly repeatsFlush: boolean;
 
   private constructor(
+    stream: ZlibStream,
     handle: ZlibHandle,
     state: Uint32Array,
     flush: readonly [number, number, number],
     repeatsFlush: boolean,
   ) {
     this.repeatsFlush = repeatsFlush;
+    this.#stream = stream;
     this.#handle = handle;
     this.#state = state;
     this.#flush = flush;
+    // Node.js, Deno and Bun call the handle's onerror (Node's own would destroy the stream);
+    // workerd's handle reports to the stream, which then emits "error": heard and ignored
+    // here, read from `errored` after each call.
     handle.onerror = (message: unknown) => {
       this.error = String(message);
     };
+    stream.on?.("error", ignore);
   }
 
   /**
@@ -172,7 +186,13 @@ export class NativeCodec {
     ) {
       throw new TypeError(`node:zlib's ${name}() stream has no _handle.writeSync and _writeState`);
     }
-    return new NativeCodec(handle, state, flush as unknown as readonly [number, number, number], format !== "zstd");
+    return new NativeCodec(
+      stream,
+      handle,
+      state,
+      flush as unknown as readonly [number, number, number],
+      format !== "zstd",
+    );
   }
 
   /** Input bytes the last call left unread. */
@@ -206,6 +226,12 @@ export class NativeCodec {
     } catch (error) {
       // Deno's zstd throws instead of calling onerror.
       this.error = error instanceof Error ? error.message : String(error);
+    }
+    if (this.error === undefined) {
+      const errored = this.#stream.errored;
+      if (errored !== null && errored !== undefined && errored !== false) {
+        this.error = errored instanceof Error ? errored.message : String(errored);
+      }
     }
     if (this.error !== undefined) {
       this.errorHasPosition = state[1] !== UNSET && (state[1] as number) <= inLen;
