@@ -194,6 +194,11 @@ export function compressor(options: CompressorOptions): ChannelTransform {
  * (and zero bytes after a gzip member); Deno accepts a deflate or deflate-raw stream cut
  * short. Empty input is an error everywhere.
  *
+ * The codec runs once per output block, so the output pool's block size sets the pace: with
+ * the default 4 KiB blocks decompression runs at about the speed of `zlib.inflateRawSync`;
+ * pass `pipeThrough` a pool of 64 KiB blocks (`{ pool: new MemoryPool({ blockSize: 65536 })
+ * }`) to match a tuned one-shot call (bench/compression.ts).
+ *
  * One transform per stream; once a stream has ended (or failed), the transform may start
  * the next one.
  *
