@@ -169,6 +169,9 @@ export class NativeTransform implements ChannelTransform {
     this.#codec?.close();
     this.#codec = undefined;
     this.#frames = undefined;
+    // No reference to a pool memory between streams (a trimmed slab can go).
+    this.#memoryBuffer = undefined;
+    this.#memory = EMPTY;
   }
 
   /** Runs the call on; false when it stopped to flush (the output view is committed). */
