@@ -90,6 +90,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 const MINUS = 0x2d;
 const ZERO = 0x30;
+const COLON = 0x3a;
 const NINE = 0x39;
 
 const T_SIMPLE = 0x2b; // +
@@ -257,10 +258,19 @@ export class RespParser {
 
   // ---- cursor ----
 
-  /** Puts the cursor at buffer offset `offset` (from the first segment). */
+  /** Puts the cursor at buffer offset `offset`, finding its segment by binary search. */
   #seekStart(offset: number): void {
     const range = this.#range;
-    this.#segment = range.first;
+    const segments = range.segments;
+    const position = range.start + offset;
+    let lo = range.first;
+    let hi = range.last;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((segments[mid] as BufferSegment).runningIndex <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    this.#segment = lo;
     this.#loadSegment();
     this.#seekForward(offset);
   }
@@ -323,8 +333,11 @@ export class RespParser {
     let j = start + 1;
     while (j < limit && bytes[j] !== CR) j++;
     if (j + 1 >= limit || j - start - 1 > this.#limits.maxLineLength) {
+      // The line goes on in the next segment (or is too long): bytes before j hold no CR.
+      this.bytesScanned += j - start;
       this.#state = LINE;
-      this.#resume = this.#scanned = this.#segStart + start;
+      this.#resume = this.#segStart + start;
+      this.#scanned = this.#segStart + j;
       return this.#lineSlow();
     }
     this.bytesScanned += j + 2 - start;
@@ -354,8 +367,7 @@ export class RespParser {
       if (cr < 0 || cr + 1 >= length) {
         // No line end yet (or a CR whose LF has not arrived): examined to the end, resume here.
         this.#scanned = cr < 0 ? length : cr;
-        this.#seekForward(length);
-        return NEED_MORE;
+        return NEED_MORE; // the cursor does not matter any more
       }
       break;
     }
@@ -377,7 +389,7 @@ export class RespParser {
       case T_BULK:
       case T_VERBATIM:
       case T_BLOB_ERROR: {
-        const n = this.#length_(bytes, from, to, offset);
+        const n = this.#header(bytes, from, to, offset);
         if (n < 0) {
           if (n === -1 && type === T_BULK) return null;
           throw this.#syntax("a string length must be -1 or more", offset + 1, n);
@@ -397,7 +409,7 @@ export class RespParser {
       case T_SET:
       case T_ATTRIBUTE:
       case T_PUSH: {
-        const n = this.#length_(bytes, from, to, offset);
+        const n = this.#header(bytes, from, to, offset);
         if (n < 0) {
           if (n === -1 && type === T_ARRAY) return null;
           throw this.#syntax("an aggregate length must be 0 or more", offset + 1, n);
@@ -446,7 +458,7 @@ export class RespParser {
   }
 
   /** A length in a header: -1 or more (-2 and below are returned for the caller to reject). */
-  #length_(bytes: Uint8Array, from: number, to: number, offset: number): number {
+  #header(bytes: Uint8Array, from: number, to: number, offset: number): number {
     let k = from;
     const negative = k < to && bytes[k] === MINUS;
     if (negative) k++;
@@ -471,7 +483,7 @@ export class RespParser {
       if (c < ZERO || c > NINE) throw this.#syntax("an integer must be decimal digits", offset + 1, ascii(bytes, from, to));
       n = n * 10 + (c - ZERO);
     }
-    if (to - k < 16 || n <= Number.MAX_SAFE_INTEGER) return negative ? -n : n;
+    if (to - k < 16 || n <= Number.MAX_SAFE_INTEGER) return negative ? 0 - n : n; // 0 - 0 is +0
     return BigInt(ascii(bytes, from, to));
   }
 
@@ -518,10 +530,7 @@ export class RespParser {
     const start = this.#resume;
     const n = this.#bulkLength;
     const end = start + n;
-    if (end + 2 > this.#length) {
-      this.#seekForward(this.#length);
-      return NEED_MORE;
-    }
+    if (end + 2 > this.#length) return NEED_MORE; // the cursor does not matter any more
     const buffer = this.#buffer as ReadableBuffer;
     const cr = this.#byteAt(end);
     const lf = this.#byteAt(end + 1);
@@ -545,7 +554,10 @@ export class RespParser {
   /** A bulk-like value from `bytes[from, to)` (one segment). */
   #materialize(type: number, bytes: Uint8Array, from: number, to: number): RespValue {
     this.bytesCopied += to - from;
-    if (type === T_VERBATIM) from += 4;
+    if (type === T_VERBATIM) {
+      if (bytes[from + 3] !== COLON) throw this.#verbatimError(this.#segStart + from + 3, bytes[from + 3] as number);
+      from += 4;
+    }
     if (type === T_BLOB_ERROR) return new RespError(decodeLine(bytes, from, to));
     if (this.bytes && !this.#push) return bytes.slice(from, to);
     return decode(bytes, from, to);
@@ -554,7 +566,10 @@ export class RespParser {
   /** A bulk-like value from a buffer over several segments: one copy, or one decode. */
   #materializeSlice(type: number, slice: ReadableBuffer): RespValue {
     this.bytesCopied += slice.length;
-    if (type === T_VERBATIM) slice = slice.slice(4);
+    if (type === T_VERBATIM) {
+      if (slice.at(3) !== COLON) throw this.#verbatimError(this.#resume + 3, slice.at(3));
+      slice = slice.slice(4);
+    }
     if (type === T_BLOB_ERROR) return new RespError(this.#decoder.decode(slice));
     if (this.bytes && !this.#push) return slice.toUint8Array();
     return this.#decoder.decode(slice);
@@ -562,10 +577,6 @@ export class RespParser {
 
   /** Opens an aggregate of `n` elements (pairs for maps and attributes). */
   #open(type: number, n: number, offset: number): Step {
-    if (n === 0) {
-      if (type === T_ATTRIBUTE) return OPENED; // nothing to drop: the described value follows
-      return this.#finish(type, []);
-    }
     const stack = this.#stack;
     if (stack.length >= this.#limits.maxDepth) {
       throw respLimitError(
@@ -575,6 +586,10 @@ export class RespParser {
       );
     }
     if (stack.length === 0 && type === T_PUSH) this.#push = true;
+    if (n === 0) {
+      if (type === T_ATTRIBUTE) return OPENED; // nothing to drop: the described value follows
+      return this.#finish(type, []);
+    }
     stack.push(new Frame(type, type === T_MAP || type === T_ATTRIBUTE ? n * 2 : n));
     return OPENED;
   }
@@ -617,6 +632,11 @@ export class RespParser {
       if (frame.type === T_ATTRIBUTE) return false;
       value = this.#finish(frame.type, frame.items);
     }
+  }
+
+  /** A verbatim string whose fourth byte (at buffer offset `offset`) is not the colon after its format. */
+  #verbatimError(offset: number, received: number): TypeError {
+    return this.#syntax('a verbatim string must start with a three-letter format and ":"', offset, String.fromCharCode(received));
   }
 
   #syntax(rule: string, offset: number, received: unknown): TypeError {
