@@ -220,7 +220,9 @@ export function normal(value: unknown): unknown {
   if (value instanceof Uint8Array) return { bytes: Array.from(value).join(",") };
   if (value instanceof Error) return { error: value.message, name: value.name };
   if (typeof value === "bigint") return { bigint: String(value) };
-  if (typeof value === "number") return Number.isNaN(value) ? { nan: true } : Object.is(value, -0) ? { zero: -1 } : value;
+  if (typeof value === "number") {
+    return Number.isNaN(value) ? { nan: true } : Object.is(value, -0) ? { zero: -1 } : value;
+  }
   if (Array.isArray(value)) return value.map(normal);
   if (value instanceof Map) return { map: [...value].map(([k, v]) => [normal(k), normal(v)]) };
   if (value instanceof Set) return { set: [...value].map(normal) };
@@ -323,7 +325,9 @@ export function randomElement(random: Random, depth: number, top = false): Uint8
       break;
     }
     case 11:
-      parts.push(encoder.encode(`(${random.chance(0.5) ? "-" : ""}${random.int(1, 9)}${"0".repeat(random.int(0, 40))}\r\n`));
+      parts.push(
+        encoder.encode(`(${random.chance(0.5) ? "-" : ""}${random.int(1, 9)}${"0".repeat(random.int(0, 40))}\r\n`),
+      );
       break;
     case 12:
       parts.push(encoder.encode(`+${ascii(random, 3)}\r\n`));

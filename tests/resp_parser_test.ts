@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { RespError } from "../src/errors.ts";
 import { DEFAULT_LIMITS, type RespLimits, RespParser, type RespValue } from "../src/resp/_parser.ts";
-import { normal, randomReplies, RefError, referenceParse } from "./_resp_reference.ts";
+import { normal, randomReplies, referenceParse, RefError } from "./_resp_reference.ts";
 import { type Random, testSeed, withSeed } from "./_util.ts";
 
 const encoder = new TextEncoder();
@@ -152,7 +152,11 @@ describe("RespParser: every RESP type", () => {
 
   it("materialises bulk and verbatim strings as byte copies in bytes mode, all 256 byte values", () => {
     const all = new Uint8Array(256).map((_, k) => k);
-    const wire = new Uint8Array([...encoder.encode("*2\r\n$256\r\n"), ...all, ...encoder.encode("\r\n=6\r\ntxt:\xff\r\n")]);
+    const wire = new Uint8Array([
+      ...encoder.encode("*2\r\n$256\r\n"),
+      ...all,
+      ...encoder.encode("\r\n=6\r\ntxt:\xff\r\n"),
+    ]);
     // The \xff above is encoded as UTF-8 (c3 bf): the verbatim payload is 3 bytes.
     const value = parseOne(wire, true) as Uint8Array[];
     assert.ok(value[0] instanceof Uint8Array);

@@ -44,7 +44,7 @@
 
 import { type BufferRange, bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
 import type { BufferSegment } from "../_segment.ts";
-import { respLimitError, RespError, respSyntaxError } from "../errors.ts";
+import { RespError, respLimitError, respSyntaxError } from "../errors.ts";
 import { Utf8Decoder } from "../utf8.ts";
 
 /** A reply value (see the module doc for the mapping from RESP types). */
@@ -462,11 +462,15 @@ export class RespParser {
     let k = from;
     const negative = k < to && bytes[k] === MINUS;
     if (negative) k++;
-    if (k === to || to - k > 15) throw this.#syntax("a length must be decimal digits", offset + 1, ascii(bytes, from, to));
+    if (k === to || to - k > 15) {
+      throw this.#syntax("a length must be decimal digits", offset + 1, ascii(bytes, from, to));
+    }
     let n = 0;
     for (; k < to; k++) {
       const c = bytes[k] as number;
-      if (c < ZERO || c > NINE) throw this.#syntax("a length must be decimal digits", offset + 1, ascii(bytes, from, to));
+      if (c < ZERO || c > NINE) {
+        throw this.#syntax("a length must be decimal digits", offset + 1, ascii(bytes, from, to));
+      }
       n = n * 10 + (c - ZERO);
     }
     return negative ? -n : n;
@@ -480,7 +484,9 @@ export class RespParser {
     let n = 0;
     for (let d = k; d < to; d++) {
       const c = bytes[d] as number;
-      if (c < ZERO || c > NINE) throw this.#syntax("an integer must be decimal digits", offset + 1, ascii(bytes, from, to));
+      if (c < ZERO || c > NINE) {
+        throw this.#syntax("an integer must be decimal digits", offset + 1, ascii(bytes, from, to));
+      }
       n = n * 10 + (c - ZERO);
     }
     if (to - k < 16 || n <= Number.MAX_SAFE_INTEGER) return negative ? 0 - n : n; // 0 - 0 is +0
@@ -636,7 +642,11 @@ export class RespParser {
 
   /** A verbatim string whose fourth byte (at buffer offset `offset`) is not the colon after its format. */
   #verbatimError(offset: number, received: number): TypeError {
-    return this.#syntax('a verbatim string must start with a three-letter format and ":"', offset, String.fromCharCode(received));
+    return this.#syntax(
+      'a verbatim string must start with a three-letter format and ":"',
+      offset,
+      String.fromCharCode(received),
+    );
   }
 
   #syntax(rule: string, offset: number, received: unknown): TypeError {

@@ -4,16 +4,9 @@
  * @module
  */
 
-import {
-  isIntegerIn,
-  rangeError,
-  respConnectionLost,
-  RespError,
-  stateError,
-  typeError,
-} from "../errors.ts";
+import { isIntegerIn, rangeError, respConnectionLost, RespError, stateError, typeError } from "../errors.ts";
 import type { DuplexChannel } from "../readable_channel.ts";
-import { type RespArgument, CommandWriter } from "./_command.ts";
+import { CommandWriter, type RespArgument } from "./_command.ts";
 import { DEFAULT_LIMITS, type RespLimits, RespParser, type RespValue } from "./_parser.ts";
 
 /**
@@ -434,7 +427,10 @@ export class RespClient {
     let expected = head === family ? (this.#expected[this.#head] as number) : 0;
     if (expected === -1) {
       // An argument-less UNSUBSCRIBE: one confirmation per subscription it ends, or one when none.
-      expected = Math.max(1, family === UNSUBSCRIBE ? this.#channels : family === PUNSUBSCRIBE ? this.#patterns : this.#shards);
+      expected = Math.max(
+        1,
+        family === UNSUBSCRIBE ? this.#channels : family === PUNSUBSCRIBE ? this.#patterns : this.#shards,
+      );
     }
     if (typeof count === "number") {
       if (family === SUBSCRIBE || family === UNSUBSCRIBE) this.#channels = Math.max(0, count - this.#patterns);
