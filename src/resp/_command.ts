@@ -7,10 +7,12 @@
  *
  * One span from `getMemory` takes every command written until the next `commit` (the client
  * commits once per tick, right before its flush), so a burst of small commands costs one
- * `getMemory` and one `advance` per block, not per command. Strings are encoded into the span
- * where they land (`TextEncoder.encodeInto`, or a JavaScript loop for short ASCII); a string
- * or byte array too long for a block goes in block-sized pieces, so no oversize block is
- * rented for it.
+ * `getMemory` and one `advance` per block, not per command. Spans are filled to their last
+ * byte: a small piece that would straddle a block end is staged and copied across it, so the
+ * blocks of a burst lie next to each other and go to the socket in one write. Strings are
+ * encoded where they land (`TextEncoder.encodeInto`, or a JavaScript loop for short ASCII); one
+ * that does not fit what the span has left is encoded once into scratch memory and copied
+ * across spans (the one copy of this edge), so no oversize block is ever rented for it.
  *
  * @module
  */
@@ -26,9 +28,9 @@ const encoder = new TextEncoder();
 // Strings up to this many UTF-16 units are written by a JavaScript loop while they are ASCII
 // (a TextEncoder call and its view cost more for them).
 const SHORT_STRING = 48;
-// A string or byte array whose encoding might not fit this many bytes goes in pieces (a little
-// under the pool's default 4 KiB block, so a fresh span for it never needs an oversize block).
-const PIECEWISE_BYTES = 4000;
+// Room for the largest small piece: a short string's worst case (3 bytes a unit) and its header.
+const STAGE_BYTES = SHORT_STRING * 3 + 16;
+const CRLF = new Uint8Array([0x0d, 0x0a]);
 
 /**
  * Encodes commands into a writer's memory. Owns the writer between `commit`s: nobody else may
@@ -36,9 +38,15 @@ const PIECEWISE_BYTES = 4000;
  */
 export class CommandWriter {
   readonly #output: WritableChannel;
-  // The span being filled: #view[0, #used) is written and not yet advanced.
+  // The span being filled: #view[0, #used) is written and not yet advanced. Spans are filled
+  // to their last byte, so the blocks of a burst stay adjacent in memory and the socket gets
+  // them in one write (bench/resp.ts: leaving block tails empty cost ~330 writes per 1 MB).
   #view: Uint8Array = EMPTY;
   #used = 0;
+  // Where a small piece goes when the span has too little room left: staged here, then
+  // copied across the span's end (#reserve / #done).
+  readonly #stage = new Uint8Array(STAGE_BYTES);
+  #staged = false;
 
   /** @param output The channel the commands go to. */
   constructor(output: WritableChannel) {
@@ -68,8 +76,8 @@ export class CommandWriter {
       if (typeof arg === "number" && !Number.isNaN(arg)) continue;
       throw typeError("send the command", `every argument must be a string, a Uint8Array or a number (${k})`, arg);
     }
-    this.#ensure(16);
-    this.#used = writeHeader(this.#view, this.#used, 0x2a, argc);
+    const view = this.#reserve(16);
+    this.#done(view, writeHeader(view, this.#at(), 0x2a, argc));
     for (let k = 0; k < argc; k++) {
       const arg = args[k] as RespArgument;
       if (typeof arg === "string") this.#string(arg);
@@ -91,20 +99,64 @@ export class CommandWriter {
     this.#used = 0;
   }
 
-  /** Makes room for `need` bytes in the span, committing what it holds when it must move on. */
-  #ensure(need: number): void {
-    if (this.#view.length - this.#used >= need) return;
+  /**
+   * Where to write up to `need` bytes (at most STAGE_BYTES): the span when it has room, else
+   * the stage. Write from {@linkcode CommandWriter.#at}, then call {@linkcode CommandWriter.#done}.
+   */
+  #reserve(need: number): Uint8Array {
+    if (this.#view.length - this.#used >= need) return this.#view;
+    if (this.#view.length === this.#used) {
+      this.#next();
+      if (this.#view.length >= need) return this.#view;
+    }
+    this.#staged = true;
+    return this.#stage;
+  }
+
+  /** Where the bytes of the last #reserve start in the view it returned. */
+  #at(): number {
+    return this.#staged ? 0 : this.#used;
+  }
+
+  /** The bytes of the last #reserve end at `end` in the view it returned. */
+  #done(view: Uint8Array, end: number): void {
+    if (!this.#staged) {
+      this.#used = end;
+      return;
+    }
+    this.#staged = false;
+    this.#copy(view, 0, end);
+  }
+
+  /** Copies `bytes[from, to)` into the spans, filling each to its end. */
+  #copy(bytes: Uint8Array, from: number, to: number): void {
+    while (from < to) {
+      if (this.#view.length === this.#used) this.#next();
+      const count = Math.min(to - from, this.#view.length - this.#used);
+      if (count <= 16) {
+        const view = this.#view;
+        let at = this.#used;
+        for (let k = from; k < from + count; k++) view[at++] = bytes[k] as number;
+      } else {
+        this.#view.set(bytes.subarray(from, from + count), this.#used);
+      }
+      this.#used += count;
+      from += count;
+    }
+  }
+
+  /** Commits the full span and moves to fresh memory. */
+  #next(): void {
     if (this.#used > 0) this.#output.advance(this.#used);
-    this.#view = this.#output.getMemory(need);
+    this.#view = this.#output.getMemory(1);
     this.#used = 0;
   }
 
   #string(text: string): void {
     const length = text.length;
     if (length <= SHORT_STRING) {
-      this.#ensure(length * 3 + 16);
-      const view = this.#view;
-      const start = this.#used;
+      const view = this.#reserve(length * 3 + 16);
+      const start = this.#at();
       // Optimistic: ASCII, so the byte length is the string's length.
       let at = writeHeader(view, start, 0x24, length);
       let k = 0;
@@ -113,47 +165,22 @@ export class CommandWriter {
         if (c >= 0x80) break;
         view[at++] = c;
       }
-      if (k === length) {
-        view[at] = 0x0d;
-        view[at + 1] = 0x0a;
-        this.#used = at + 2;
-        return;
+      if (k < length) {
+        at = writeHeader(view, start, 0x24, utf8Length(text));
+        at += encoder.encodeInto(text, view.subarray(at)).written;
       }
-      const byteLength = utf8Length(text);
-      at = writeHeader(view, start, 0x24, byteLength);
-      const { written } = encoder.encodeInto(text, view.subarray(at));
-      at += written;
       view[at] = 0x0d;
       view[at + 1] = 0x0a;
-      this.#used = at + 2;
+      this.#done(view, at + 2);
       return;
     }
     // Encode after a header sized for the longest encoding, then close the gap if shorter:
-    // into what the span has left when the text may fit, else into a fresh span that surely does.
+    // into what the span has left when the text may fit; otherwise one native encode into
+    // scratch memory gives the exact length (a JavaScript count costs far more: bench/resp.ts,
+    // "SET 100 KiB") and the bytes are copied across spans, the one copy of this edge.
     const reserved = digits(length * 3) + 3;
     if (this.#view.length - this.#used - reserved - 2 >= length && this.#encodeAfter(text, reserved)) return;
-    if (length * 3 + reserved + 2 <= PIECEWISE_BYTES) {
-      this.#ensure(length * 3 + reserved + 2);
-      this.#encodeAfter(text, reserved);
-      return;
-    }
-    // Long: the exact length first, then the text in pieces of whatever each span holds.
-    const byteLength = utf8Length(text);
-    this.#ensure(32);
-    this.#used = writeHeader(this.#view, this.#used, 0x24, byteLength);
-    let rest = text;
-    for (;;) {
-      this.#ensure(4); // room for at least one code point
-
-      const { read, written } = encoder.encodeInto(rest, this.#view.subarray(this.#used));
-      this.#used += written;
-      if (read === rest.length) break;
-      rest = rest.substring(read);
-    }
-    this.#ensure(2);
-    this.#view[this.#used] = 0x0d;
-    this.#view[this.#used + 1] = 0x0a;
-    this.#used += 2;
+    this.#bytes(encodeToScratch(text));
   }
 
   /**
@@ -177,55 +204,52 @@ export class CommandWriter {
 
   #bytes(bytes: Uint8Array): void {
     const n = bytes.length;
-    if (n + 16 <= PIECEWISE_BYTES) {
-      this.#ensure(n + 16);
-      const view = this.#view;
-      let at = writeHeader(view, this.#used, 0x24, n);
-      if (n <= 16) {
-        for (let k = 0; k < n; k++) view[at + k] = bytes[k] as number;
-      } else {
-        view.set(bytes, at);
-      }
-      at += n;
+    if (n <= 16) {
+      const view = this.#reserve(n + 16);
+      let at = writeHeader(view, this.#at(), 0x24, n);
+      for (let k = 0; k < n; k++) view[at++] = bytes[k] as number;
       view[at] = 0x0d;
       view[at + 1] = 0x0a;
-      this.#used = at + 2;
+      this.#done(view, at + 2);
       return;
     }
-    this.#ensure(32);
-    this.#used = writeHeader(this.#view, this.#used, 0x24, n);
-    for (let from = 0; from < n;) {
-      this.#ensure(1);
-      const count = Math.min(n - from, this.#view.length - this.#used);
-      this.#view.set(bytes.subarray(from, from + count), this.#used);
-      this.#used += count;
-      from += count;
-    }
-    this.#ensure(2);
-    this.#view[this.#used] = 0x0d;
-    this.#view[this.#used + 1] = 0x0a;
-    this.#used += 2;
+    const view = this.#reserve(16);
+    this.#done(view, writeHeader(view, this.#at(), 0x24, n));
+    this.#copy(bytes, 0, n);
+    this.#copy(CRLF, 0, 2);
   }
 
   #number(n: number): void {
     if (Number.isSafeInteger(n)) {
-      this.#ensure(40);
-      const view = this.#view;
+      const view = this.#reserve(40);
       const negative = n < 0;
       const magnitude = negative ? -n : n;
       const length = digits(magnitude) + (negative ? 1 : 0);
-      let at = writeHeader(view, this.#used, 0x24, length);
+      let at = writeHeader(view, this.#at(), 0x24, length);
       if (negative) view[at] = 0x2d;
       at += length;
       writeDigitsBackwards(view, at, magnitude);
       view[at] = 0x0d;
       view[at + 1] = 0x0a;
-      this.#used = at + 2;
+      this.#done(view, at + 2);
       return;
     }
     // Floats and huge integers as JavaScript prints them (Redis parses both); infinities as Redis spells them.
     this.#string(n === Infinity ? "inf" : n === -Infinity ? "-inf" : String(n));
   }
+}
+
+// Scratch for encoding strings that do not fit a span, grown up to SCRATCH_MAX bytes; longer ones get an array of their own.
+let scratch = new Uint8Array(0);
+const SCRATCH_MAX = 3 * 1024 * 1024;
+
+/** The UTF-8 bytes of a string: a view of shared scratch memory, valid until the next call. */
+function encodeToScratch(text: string): Uint8Array {
+  const max = text.length * 3;
+  if (max > SCRATCH_MAX) return encoder.encode(text);
+  if (scratch.length < max) scratch = new Uint8Array(Math.max(max, Math.min(SCRATCH_MAX, scratch.length * 2)));
+  const { written } = encoder.encodeInto(text, scratch);
+  return scratch.subarray(0, written);
 }
 
 /** Writes `<type><n>\r\n` at `at`; returns the offset after it. */
@@ -264,7 +288,7 @@ function digits(n: number): number {
 }
 
 /** The byte length of `text` as TextEncoder encodes it (a lone surrogate becomes U+FFFD, 3 bytes). */
-export function utf8Length(text: string): number {
+function utf8Length(text: string): number {
   const length = text.length;
   let n = length;
   for (let k = 0; k < length; k++) {
