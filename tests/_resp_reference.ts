@@ -39,7 +39,7 @@ export class RefError {
   constructor(readonly kind: "TypeError" | "RangeError", readonly why: string) {}
 }
 
-const text = new TextDecoder();
+const text = new TextDecoder("utf-8", { ignoreBOM: true }); // a leading BOM is part of a value
 
 /**
  * Parses every complete reply in `bytes`. `bytesMode(k)` says whether reply k (pushes not
@@ -236,7 +236,7 @@ export function normal(value: unknown): unknown {
 // ---- random replies ----
 
 const encoder = new TextEncoder();
-const WORDS = ["OK", "QUEUED", "PONG", "héllo", "ünïcødé ✓", "", "a b c", "日本語", "😀 emoji"];
+const WORDS = ["OK", "QUEUED", "PONG", "héllo", "ünïcødé ✓", "", "a b c", "日本語", "😀 emoji", "\ufeffBOM first"];
 
 function ascii(random: Random, max: number): string {
   let s = "";

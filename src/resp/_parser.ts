@@ -42,10 +42,15 @@
  * @module
  */
 
-import { type BufferRange, bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
+import {
+  adjacentViews,
+  type BufferRange,
+  bufferRange,
+  newBufferRange,
+  type ReadableBuffer,
+} from "../readable_buffer.ts";
 import type { BufferSegment } from "../_segment.ts";
 import { RespError, respLimitError, respSyntaxError } from "../errors.ts";
-import { Utf8Decoder } from "../utf8.ts";
 
 /** A reply value (see the module doc for the mapping from RESP types). */
 export type RespValue =
@@ -135,11 +140,21 @@ class Frame {
   }
 }
 
-const utf8 = new TextDecoder();
+// Values are kept whole: a leading BOM is part of a value, not dropped (ignoreBOM).
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 // Short ASCII strings are built in JavaScript where the runtime's TextDecoder call costs more
 // than the loop (bench/utf8.ts "line" rows: Deno's call costs ~100 ns, Node's and Bun's 40–55 ns).
 const SHORT_ASCII = IS_DENO ? 32 : 8;
+// Bun's Buffer#utf8Slice decodes a view 2–3× faster than its TextDecoder (64 KiB and 1 KiB of
+// ASCII from WebAssembly memory; bench/resp.ts "GET 100 KiB", "GET 1 KiB"), with the same
+// U+FFFD replacement; Node's and Deno's TextDecoder are the faster there.
+const utf8Slice: ((this: Uint8Array, start: number, end: number) => string) | undefined = "Bun" in globalThis
+  ? (globalThis as unknown as {
+    Buffer: { prototype: { utf8Slice: (this: Uint8Array, s: number, e: number) => string } };
+  })
+    .Buffer.prototype.utf8Slice
+  : undefined;
 
 /**
  * An incremental RESP parser over channel reads (one per connection).
@@ -158,10 +173,11 @@ export class RespParser {
   bytesScanned = 0;
   /** Bytes copied out of the buffer into values (for tests: each once). */
   bytesCopied = 0;
+  /** Segments the cursor loaded (for tests: the walk over segments is linear too). */
+  segmentsVisited = 0;
 
   readonly #limits: RespLimits;
   readonly #sink: ReplySink;
-  readonly #decoder = new Utf8Decoder();
 
   // Aggregates being filled, outermost first. #push: the outermost is a push.
   readonly #stack: Frame[] = [];
@@ -221,7 +237,10 @@ export class RespParser {
     bufferRange(buffer, this.#range);
     let consumed = 0;
     try {
-      this.#seekStart(this.#resume);
+      // A bulk string still short of its length: nothing to look at (not even the cursor).
+      if (this.#state === BULK && this.#resume + this.#bulkLength + 2 > length) return 0;
+      // A line resumes by searching the buffer; it puts the cursor after itself once complete.
+      if (this.#state !== LINE) this.#seekStart(this.#resume);
       for (;;) {
         let value: Step;
         if (this.#state === BULK) {
@@ -301,20 +320,48 @@ export class RespParser {
     return this.#i < this.#limit || this.#nextSegment();
   }
 
+  /**
+   * Loads segment #segment, joined with the segments after it that lie next to it in memory
+   * (a channel's blocks mostly do): one view over the run, so a value that crosses their
+   * boundaries still takes the fast paths. #segment ends at the run's last segment.
+   */
   #loadSegment(): void {
     const range = this.#range;
-    const seg = range.segments[this.#segment] as BufferSegment | undefined;
+    const segments = range.segments;
+    const seg = segments[this.#segment] as BufferSegment | undefined;
     if (seg === undefined || range.start === range.end) {
       this.#bytes = EMPTY;
       this.#i = this.#limit = this.#segStart = 0;
       return;
     }
+    this.segmentsVisited++;
     const ri = seg.runningIndex;
-    this.#bytes = seg.bytes;
+    const bytes = seg.bytes;
     this.#i = range.start > ri ? range.start - ri : 0;
     const to = range.end - ri;
-    this.#limit = to < seg.end ? to : seg.end;
+    let limit = to < seg.end ? to : seg.end;
     this.#segStart = ri - range.start;
+    let k = this.#segment;
+    // The run reaches its last block's end, so the next block may continue it in memory.
+    let open = limit === bytes.length;
+    while (open && k < range.last) {
+      const next = segments[k + 1] as BufferSegment;
+      const nextBytes = next.bytes;
+      if (nextBytes.buffer !== bytes.buffer || nextBytes.byteOffset !== bytes.byteOffset + limit) break;
+      const nextTo = range.end - next.runningIndex;
+      const used = nextTo < next.end ? nextTo : next.end;
+      limit += used;
+      k++;
+      this.segmentsVisited++;
+      open = used === nextBytes.length;
+    }
+    if (k === this.#segment) {
+      this.#bytes = bytes;
+    } else {
+      this.#bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, limit);
+      this.#segment = k;
+    }
+    this.#limit = limit;
   }
 
   /** The byte at buffer offset `offset` (in range). */
@@ -379,7 +426,7 @@ export class RespParser {
     if (this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, this.#scratch.length * 2));
     buffer.slice(start + 1, cr).copyTo(this.#scratch);
     this.#state = IDLE;
-    this.#seekForward(cr + 2);
+    this.#seekStart(cr + 2);
     return this.#line(type, this.#scratch, 0, n, start);
   }
 
@@ -424,6 +471,8 @@ export class RespParser {
         return this.#open(type, n, offset);
       }
       case T_SIMPLE:
+        // The most common reply of all, without building a string.
+        if (to - from === 2 && bytes[from] === 0x4f && bytes[from + 1] === 0x4b) return "OK";
         return decodeLine(bytes, from, to);
       case T_ERROR:
         return new RespError(decodeLine(bytes, from, to));
@@ -576,9 +625,9 @@ export class RespParser {
       if (slice.at(3) !== COLON) throw this.#verbatimError(this.#resume + 3, slice.at(3));
       slice = slice.slice(4);
     }
-    if (type === T_BLOB_ERROR) return new RespError(this.#decoder.decode(slice));
+    if (type === T_BLOB_ERROR) return new RespError(decodeSlice(slice));
     if (this.bytes && !this.#push) return slice.toUint8Array();
-    return this.#decoder.decode(slice);
+    return decodeSlice(slice);
   }
 
   /** Opens an aggregate of `n` elements (pairs for maps and attributes). */
@@ -665,22 +714,58 @@ function ascii(bytes: Uint8Array, from: number, to: number): string {
   return text;
 }
 
-/** UTF-8 text of `bytes[from, to)`: short ASCII in JavaScript, the rest by TextDecoder. */
+/** UTF-8 text of `bytes[from, to)`: short ASCII in JavaScript, the rest natively. */
 function decode(bytes: Uint8Array, from: number, to: number): string {
   const n = to - from;
   if (n <= SHORT_ASCII) {
     let text = "";
     for (let k = from; k < to; k++) {
       const c = bytes[k] as number;
-      if (c >= 0x80) return utf8.decode(bytes.subarray(from, to));
+      if (c >= 0x80) return decodeView(bytes, from, to);
       text += String.fromCharCode(c);
     }
     return text;
   }
+  return decodeView(bytes, from, to);
+}
+
+/** UTF-8 text of `bytes[from, to)` by the runtime's fastest decoder. */
+function decodeView(bytes: Uint8Array, from: number, to: number): string {
+  if (utf8Slice !== undefined) return utf8Slice.call(bytes, from, to);
   return utf8.decode(bytes.subarray(from, to));
 }
 
 /** A line's text (simple strings and errors). */
 function decodeLine(bytes: Uint8Array, from: number, to: number): string {
   return decode(bytes, from, to);
+}
+
+// Runs of memory-adjacent segments (adjacentViews), and where scattered ones are gathered
+// (grown as needed, kept up to GATHER_KEEP bytes) for one decoder call.
+const runs: Uint8Array[] = [];
+let gather = new Uint8Array(0);
+const GATHER_KEEP = 4 * 1024 * 1024;
+
+/**
+ * UTF-8 text of a value over several segments: one decoder call on the bytes where they lie
+ * when the segments are adjacent in memory, else on one gathered copy (one decode of the
+ * whole value costs less than a decode per segment and a concatenation the engine copies
+ * again when it flattens the string).
+ */
+function decodeSlice(slice: ReadableBuffer): string {
+  const views = adjacentViews(slice, runs);
+  if (views.length === 1) {
+    const view = views[0] as Uint8Array;
+    views.length = 0;
+    return decodeView(view, 0, view.length);
+  }
+  views.length = 0;
+  const n = slice.length;
+  let target = gather;
+  if (target.length < n) {
+    target = new Uint8Array(n);
+    if (n <= GATHER_KEEP) gather = target;
+  }
+  slice.copyTo(target);
+  return decodeView(target, 0, n);
 }
