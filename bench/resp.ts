@@ -14,11 +14,18 @@
 // npm client row (node-redis or either ioredis row). Cells: SET and GET of 3 B and 1 KiB
 // values with 16 and 1,000 in flight, SET and GET of 100 KiB with 16. Each sample runs batches
 // for `--sample-ms`; clients take turns each round; the median of `--samples` is reported.
+// Client CPU time per operation (process.cpuUsage over the sample) is reported beside ops/s:
+// on a shared machine it moves less than wall-clock rates.
+//
+// A last table times command encoding alone (no I/O): 1,000 SETs per burst written into a
+// channel by the client's CommandWriter, and by the same bytes composed from BufferWriter
+// calls (writeAscii/writeInt/writeUtf8) — the reason the client has its own writer.
 
 import process from "node:process";
 import { createClient } from "redis";
 import { Redis } from "ioredis";
-import type { Connection, ConnectOptions } from "../mod.ts";
+import { BufferWriter, Channel, type Connection, type ConnectOptions } from "../mod.ts";
+import { CommandWriter } from "../src/resp/_command.ts";
 import * as bunAdapter from "../src/adapters/bun.ts";
 import * as denoAdapter from "../src/adapters/deno.ts";
 import * as nodeAdapter from "../src/adapters/node.ts";
@@ -154,9 +161,16 @@ function cellLabel(cell: Cell): string {
   return `${cell.op} ${fmtSize(cell.size)}, ${fmt(cell.inFlight, 0)} in flight`;
 }
 
-/** Operations per second over one sample: batches until `ms` passed. */
-async function sample(client: Client, cell: Cell, keys: readonly string[], value: string, ms: number): Promise<number> {
+/** Operations per second and client CPU µs per operation over one sample: batches until `ms` passed. */
+async function sample(
+  client: Client,
+  cell: Cell,
+  keys: readonly string[],
+  value: string,
+  ms: number,
+): Promise<{ rate: number; cpu: number }> {
   let ops = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   let now = start;
   while (now - start < ms) {
@@ -164,7 +178,8 @@ async function sample(client: Client, cell: Cell, keys: readonly string[], value
     ops += cell.inFlight;
     now = performance.now();
   }
-  return ops / ((now - start) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rate: ops / ((now - start) / 1000), cpu: (used.user + used.system) / ops };
 }
 
 const method = [
@@ -198,13 +213,17 @@ try {
     for (const client of clients) await client.batch(cell.op, keys, value, cell.inFlight);
     for (const client of clients) await sample(client, cell, keys, value, Math.min(200, sampleMs / 2));
     const results = new Map<Client, number[]>(clients.map((c) => [c, []]));
+    const cpus = new Map<Client, number[]>(clients.map((c) => [c, []]));
     for (let round = 0; round < samples; round++) {
       for (let k = 0; k < clients.length; k++) {
         const client = clients[(round + k) % clients.length]!;
-        results.get(client)!.push(await sample(client, cell, keys, value, sampleMs));
+        const { rate, cpu } = await sample(client, cell, keys, value, sampleMs);
+        results.get(client)!.push(rate);
+        cpus.get(client)!.push(cpu);
       }
     }
     const medians = new Map(clients.map((c) => [c, median(results.get(c)!)]));
+    const cpuMedians = new Map(clients.map((c) => [c, median(cpus.get(c)!)]));
     const ours = medians.get(clients[0]!)!;
     const npm = clients.filter((c) => c.kind === "npm");
     const best = npm.reduce((a, b) => (medians.get(b)! > medians.get(a)! ? b : a));
@@ -213,7 +232,7 @@ try {
     const bunRatio = bun === undefined ? NaN : ours / medians.get(bun)!;
     tableRows.push([
       cellLabel(cell),
-      ...clients.map((c) => fmt(medians.get(c)!, 0)),
+      ...clients.map((c) => `${fmt(medians.get(c)!, 0)} (${fmt(cpuMedians.get(c)!, 2)} µs)`),
       `${fmtRatio(ratio)} (${best.label.split(" ")[0]})`,
       ...(bun === undefined ? [] : [fmtRatio(bunRatio)]),
     ]);
@@ -224,6 +243,7 @@ try {
       bytes: cell.size,
       inFlight: cell.inFlight,
       opsPerSecond: Object.fromEntries(clients.map((c) => [c.label, results.get(c)])),
+      cpuMicrosecondsPerOp: Object.fromEntries(clients.map((c) => [c.label, cpus.get(c)])),
       baseline: best.label,
       ratio,
       ...(bun === undefined ? {} : { ratioToBun: bunRatio }),
@@ -239,7 +259,7 @@ console.log("");
 console.log(
   markdownTable(
     [
-      " cell (ops/s)",
+      " cell: ops/s (client CPU per op)",
       ...clients.map((c) => c.label),
       "ours ÷ best npm",
       ...(runtime() === "bun" ? ["ours ÷ Bun native"] : []),
@@ -249,5 +269,66 @@ console.log(
 );
 report.summary.push({ title: "RespClient ÷ the fastest of node-redis and ioredis (ops/s)", rows: summaryRows });
 if (bunRows.length > 0) report.summary.push({ title: "RespClient ÷ Bun.RedisClient (ops/s)", rows: bunRows });
+report.summary.push({ title: "Command encoding: ns per SET (CommandWriter / BufferWriter calls)", rows: encodeRows() });
 console.log(`\nwrote ${writeReport(report)}`);
 process.exit(0);
+
+/** Times command encoding alone: CommandWriter against the same bytes from BufferWriter calls. */
+function encodeRows(): SummaryRow[] {
+  const encoder = new TextEncoder();
+  const channel = new Channel({ pauseWriterThreshold: 0 });
+  const commands = new CommandWriter(channel.writer);
+  const out = new BufferWriter(channel.writer);
+  const composed = (args: readonly string[]) => {
+    out.writeAscii("*");
+    out.writeInt(args.length);
+    out.writeAscii("\r\n");
+    for (const arg of args) {
+      out.writeAscii("$");
+      out.writeInt(encoder.encode(arg).length);
+      out.writeAscii("\r\n");
+      out.writeUtf8(arg);
+      out.writeAscii("\r\n");
+    }
+  };
+  const keys = Array.from({ length: KEYS }, (_, i) => `key:${i}`);
+  const rows: SummaryRow[] = [];
+  const tableRows: string[][] = [];
+  for (const size of [3, 1024]) {
+    const value = "v".repeat(size);
+    const burst = (which: number) => {
+      for (let i = 0; i < 1000; i++) {
+        const args = ["SET", keys[i % KEYS] as string, value];
+        if (which === 0) commands.write(args);
+        else composed(args);
+      }
+      if (which === 0) commands.commit();
+      else out.commit();
+      void channel.writer.flush();
+      const result = channel.reader.tryRead();
+      if (result !== undefined) channel.reader.advanceTo(result.buffer.length);
+    };
+    const ns: number[][] = [[], []];
+    for (let round = 0; round < samples + 1; round++) {
+      for (const which of [0, 1]) {
+        let bursts = 0;
+        const start = performance.now();
+        while (performance.now() - start < sampleMs / 4) {
+          burst(which);
+          bursts++;
+        }
+        if (round > 0) ns[which]!.push(((performance.now() - start) * 1e6) / (bursts * 1000));
+      }
+    }
+    const [ours, theirs] = [median(ns[0]!), median(ns[1]!)];
+    tableRows.push([`SET ${fmtSize(size)}`, fmt(ours, 0), fmt(theirs, 0), fmtRatio(theirs / ours)]);
+    rows.push({
+      label: `SET ${fmtSize(size)}: BufferWriter ÷ CommandWriter time`,
+      value: fmtRatio(theirs / ours),
+      number: theirs / ours,
+    });
+  }
+  console.log("\nCommand encoding alone (1,000 SETs a burst into a channel, ns per SET):\n");
+  console.log(markdownTable([" command", "CommandWriter", "BufferWriter calls", "ratio"], tableRows));
+  return rows;
+}

@@ -30,6 +30,7 @@ const BENCHMARKS = [
   "tcp",
   "file_copy",
   "idle_connections",
+  "resp",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
