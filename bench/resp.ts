@@ -117,8 +117,9 @@ function ioredisClient(port: number, explicit: boolean): Promise<Client> {
         ? allOf(count, (i) => redis.set(keys[i % KEYS] as string, value))
         : allOf(count, (i) => redis.get(keys[i % KEYS] as string));
     },
-    close: async () => {
+    close: () => {
       redis.disconnect();
+      return Promise.resolve();
     },
   }));
 }
@@ -141,7 +142,7 @@ async function bunClient(port: number): Promise<Client> {
       op === "SET"
         ? allOf(count, (i) => client.set(keys[i % KEYS] as string, value))
         : allOf(count, (i) => client.get(keys[i % KEYS] as string)),
-    close: async () => client.close(),
+    close: () => Promise.resolve(client.close()),
   };
 }
 

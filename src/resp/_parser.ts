@@ -402,21 +402,20 @@ export class RespParser {
     const start = this.#resume;
     const length = this.#length;
     const max = this.#limits.maxLineLength;
-    let from = Math.max(this.#scanned, start + 1);
-    let cr: number;
-    for (;;) {
-      cr = from < length ? buffer.indexOf(CR, from) : -1;
-      const searchedTo = cr < 0 ? length : cr;
-      this.bytesScanned += searchedTo - from;
-      if (searchedTo - start - 1 > max) {
-        throw respLimitError(`a line must be at most ${max} bytes`, this.#base + start, searchedTo - start - 1);
-      }
-      if (cr < 0 || cr + 1 >= length) {
-        // No line end yet (or a CR whose LF has not arrived): examined to the end, resume here.
-        this.#scanned = cr < 0 ? length : cr;
-        return NEED_MORE; // the cursor does not matter any more
-      }
-      break;
+    const from = Math.max(this.#scanned, start + 1);
+    // The search stops one byte past the longest line allowed: a longer one is an error however it goes on.
+    const bound = Math.min(length, start + max + 3);
+    const found = from < bound ? buffer.slice(from, bound).indexOf(CR) : -1;
+    const cr = found < 0 ? -1 : from + found;
+    const searchedTo = cr < 0 ? bound : cr;
+    this.bytesScanned += searchedTo - from;
+    if (searchedTo - start - 1 > max) {
+      throw respLimitError(`a line must be at most ${max} bytes`, this.#base + start, searchedTo - start - 1);
+    }
+    if (cr < 0 || cr + 1 >= length) {
+      // No line end yet (or a CR whose LF has not arrived): examined to the end, resume here.
+      this.#scanned = cr < 0 ? length : cr;
+      return NEED_MORE; // the cursor does not matter any more
     }
     this.bytesScanned += 2;
     const lf = buffer.at(cr + 1);
