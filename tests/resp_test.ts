@@ -9,15 +9,17 @@ import { type Connection, MemoryPool } from "../mod.ts";
 import * as bunAdapter from "../src/adapters/bun.ts";
 import * as denoAdapter from "../src/adapters/deno.ts";
 import * as nodeAdapter from "../src/adapters/node.ts";
-import type { ConnectOptions } from "../src/connection.ts";
+import type { ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../src/connection.ts";
 import { RespClient, type RespClientOptions, type RespConnection, RespError, type RespValue } from "../src/resp.ts";
 import { type RedisServer, redisSkip, startRedis } from "./_redis_server.ts";
 import { normal } from "./_resp_reference.ts";
 import { Random, testSeed } from "./_util.ts";
 
 const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
-const adapter: { connect(options: ConnectOptions): Promise<Connection> } =
-  { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime];
+const adapter: {
+  connect(options: ConnectOptions): Promise<Connection>;
+  listen(options: ListenOptions, handler: ConnectionHandler): Promise<Listener>;
+} = { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime];
 const skip = redisSkip;
 const MiB = 1024 * 1024;
 
@@ -386,5 +388,80 @@ describe("RespClient against redis-server", { skip }, () => {
     } finally {
       await doomed.stop();
     }
+  });
+});
+
+// A server that answers each command with the next canned reply (raw bytes), to see what the
+// client does with replies no real server sends.
+async function cannedServer(replies: readonly string[]): Promise<Listener> {
+  return await adapter.listen({ hostname: "127.0.0.1", port: 0 }, async (connection) => {
+    let next = 0;
+    let seen = 0;
+    for (;;) {
+      const { buffer, isCompleted } = await connection.input.read();
+      // Commands start with "*" and nothing else in these tests contains one.
+      seen += buffer.toUint8Array().filter((b) => b === 0x2a).length;
+      connection.input.advanceTo(buffer.length);
+      for (; next < seen && next < replies.length; next++) {
+        const { isCompleted: gone } = await connection.output.writeUtf8(replies[next] as string);
+        if (gone) return;
+      }
+      if (isCompleted) return;
+    }
+  });
+}
+
+describe("RespClient against replies no real server sends", () => {
+  it("fails every pending send with a TypeError cause on malformed input, and nothing hangs", async () => {
+    await using server = await cannedServer(["+OK\r\n", "?garbage\r\n"]);
+    const redis = await RespClient.open(await adapter.connect({ port: server.addr.port }), { protocol: 2 });
+    const sends = [redis.send(["PING"]), redis.send(["PING"]), redis.send(["PING"])];
+    const settled = await Promise.allSettled(sends);
+    assert.deepEqual(settled[0], { status: "fulfilled", value: "OK" });
+    for (const s of settled.slice(1)) {
+      assert.equal(s.status, "rejected");
+      const reason = (s as PromiseRejectedResult).reason as Error;
+      assert.match(reason.message, /^Cannot receive the reply as the connection failed: received 2 pending commands$/);
+      assert.ok(reason.cause instanceof TypeError);
+      assert.match((reason.cause as Error).message, /RESP type byte \(byte offset 5\): received "\?"/);
+    }
+    await assert.rejects(redis.send(["PING"]), (error) => error === (settled[1] as PromiseRejectedResult).reason);
+    await redis.close();
+  });
+
+  it("fails with a RangeError cause when a reply passes a limit, before its payload arrives", async () => {
+    await using server = await cannedServer(["$1000000\r\n"]);
+    const redis = await RespClient.open(await adapter.connect({ port: server.addr.port }), {
+      protocol: 2,
+      maxBulkLength: 1000,
+    });
+    await assert.rejects(redis.send(["GET", "big"]), (error: Error) => {
+      assert.ok(error.cause instanceof RangeError);
+      assert.match(
+        (error.cause as Error).message,
+        /bulk string must be at most 1000 bytes \(byte offset 0\): received 1000000/,
+      );
+      return true;
+    });
+    await redis.close();
+  });
+
+  it("fails when a reply comes with no command pending", async () => {
+    await using server = await cannedServer(["+OK\r\n+EXTRA\r\n"]);
+    const redis = await RespClient.open(await adapter.connect({ port: server.addr.port }), { protocol: 2 });
+    assert.equal(await redis.send(["PING"]), "OK");
+    // "+EXTRA" came in the same read as "+OK": the client failed as it parsed it.
+    await assert.rejects(redis.send(["PING"]), (error: Error) => {
+      assert.match(String((error.cause as Error)?.message), /no command is pending: received "EXTRA"/);
+      return true;
+    });
+    await redis.close();
+  });
+
+  it("rejects open when the server refuses HELLO, and closes the connection", async () => {
+    await using server = await cannedServer(["-ERR unknown command 'HELLO'\r\n"]);
+    const connection = await adapter.connect({ port: server.addr.port });
+    await assert.rejects(RespClient.open(connection), { name: "RespError", message: "ERR unknown command 'HELLO'" });
+    await connection.closed;
   });
 });
