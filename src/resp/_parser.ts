@@ -165,6 +165,18 @@ const utf8Slice: ((this: Uint8Array, start: number, end: number) => string) | un
  *
  * Each call must get the buffer of the next read: the bytes from `consumed` on of the last
  * buffer, then whatever arrived since.
+ *
+ * Where a call stops when the last reply is incomplete (the next call resumes there):
+ *
+ * | state | stopped | resumes by |
+ * | --- | --- | --- |
+ * | IDLE | between elements (an aggregate's elements so far are in the frame stack) | reading the next element |
+ * | LINE | inside a line whose CRLF has not arrived | searching on from where the last search ended |
+ * | BULK | inside a bulk payload whose header was read | checking the length; nothing is scanned |
+ *
+ * Lengths and numbers are read in the pass that finds the line end, straight from the
+ * segment's bytes, rather than through a `BufferReader` (`tryReadTo`, `tryParseInt`): a reader
+ * call per element and a slice per line would cost more than the replies themselves.
  */
 export class RespParser {
   /** Materialise bulk and verbatim strings of top-level replies (not pushes) as `Uint8Array`. */
@@ -216,11 +228,6 @@ export class RespParser {
     this.#limits = limits;
   }
 
-  /** True while a reply has started and not finished. */
-  get inReply(): boolean {
-    return this.#state !== IDLE || this.#stack.length > 0;
-  }
-
   /**
    * Parses every complete reply in `buffer`, hands each to the sink, and keeps what the last,
    * incomplete one has so far.
@@ -228,8 +235,9 @@ export class RespParser {
    * @param buffer The read's buffer.
    * @returns How many bytes hold complete replies: pass as `consumed` to `advanceTo`, with
    * `buffer.length` as `examined`.
-   * @throws {TypeError} On malformed input (the message names the byte offset).
-   * @throws {RangeError} When a reply passes a limit.
+   * @throws {TypeError} On malformed input (the message names the byte offset). The parser
+   * (and the connection) is unusable after an error.
+   * @throws {RangeError} When a reply passes a limit (after it, as after a TypeError).
    */
   parse(buffer: ReadableBuffer): number {
     this.#buffer = buffer;
@@ -263,16 +271,7 @@ export class RespParser {
     this.#resume -= consumed;
     this.#scanned -= consumed;
     this.#base += consumed;
-    if (this.#resume > length - consumed) this.#resume = length - consumed;
     return consumed;
-  }
-
-  /** Forgets any partial reply (after an error, before reuse on a new stream). */
-  reset(): void {
-    this.#stack.length = 0;
-    this.#push = false;
-    this.#state = IDLE;
-    this.#resume = this.#scanned = this.#base = 0;
   }
 
   // ---- cursor ----

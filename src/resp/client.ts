@@ -306,8 +306,8 @@ export class RespClient {
 
   #grow(): void {
     const capacity = this.#capacity === 0 ? 64 : this.#capacity * 2;
-    const resolves: ((value: RespValue) => void)[] = new Array(capacity);
-    const rejects: ((reason: unknown) => void)[] = new Array(capacity);
+    const resolves: ((value: RespValue) => void)[] = new Array(capacity).fill(noop);
+    const rejects: ((reason: unknown) => void)[] = new Array(capacity).fill(noop);
     const flags: number[] = new Array(capacity).fill(0);
     const expected: number[] = new Array(capacity).fill(0);
     for (let k = 0; k < this.#count; k++) {
