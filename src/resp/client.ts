@@ -101,20 +101,59 @@ function noop(): void {}
  * - When the connection fails or ends, or a reply is malformed or past a limit, every pending
  *   `send` rejects with an `Error` whose `cause` is what happened (and later sends too).
  *
- * @example Pipelined commands
- * ```ts ignore
+ * @example Pipelined commands, bytes, an error and a push (against a scripted server)
+ * ```ts
  * import assert from "node:assert/strict";
- * import { connect } from "@channels/channels/node";
+ * import { Channel } from "@channels/channels";
+ * import { RespClient, RespError, type RespValue } from "@channels/channels/resp";
+ *
+ * // A scripted server: each write of the client (a tick's commands) gets the next answer.
+ * const answers = [
+ *   "%1\r\n+proto\r\n:3\r\n", // HELLO 3
+ *   "+OK\r\n$2\r\nhi\r\n>2\r\n+news\r\n+flash\r\n$2\r\nhi\r\n-ERR nope\r\n",
+ * ];
+ * const toServer = new Channel();
+ * const toClient = new Channel();
+ * const server = (async () => {
+ *   for (const answer of answers) {
+ *     const { buffer } = await toServer.reader.read();
+ *     toServer.reader.advanceTo(buffer.length);
+ *     await toClient.writer.writeUtf8(answer);
+ *   }
+ * })();
+ * const connection = {
+ *   input: toClient.reader,
+ *   output: toServer.writer,
+ *   close() {
+ *     toClient.reader.complete();
+ *     toServer.writer.complete();
+ *   },
+ * };
+ *
+ * const pushes: RespValue[][] = [];
+ * const redis = await RespClient.open(connection, { onPush: (push) => pushes.push(push) });
+ * const [set, text, bytes, error] = await Promise.allSettled([
+ *   redis.send(["SET", "greeting", "hi"]),
+ *   redis.send(["GET", "greeting"]),
+ *   redis.send(["GET", "greeting"], { bytes: true }),
+ *   redis.send(["NOPE"]),
+ * ]);
+ * assert.deepEqual([set, text], [{ status: "fulfilled", value: "OK" }, { status: "fulfilled", value: "hi" }]);
+ * assert.deepEqual(bytes, { status: "fulfilled", value: new Uint8Array([0x68, 0x69]) });
+ * assert.ok(error.status === "rejected" && error.reason instanceof RespError);
+ * assert.deepEqual(pushes, [["news", "flash"]]);
+ * await server;
+ * await redis.close();
+ * ```
+ *
+ * @example Against a real server
+ * ```ts ignore
+ * import { connect } from "@channels/channels/node"; // or ./deno, ./bun
  * import { RespClient } from "@channels/channels/resp";
  *
  * const redis = await RespClient.open(await connect({ port: 6379 }));
- * const [, value, count] = await Promise.all([
- *   redis.send(["SET", "greeting", "hello"]),
- *   redis.send(["GET", "greeting"]),
- *   redis.send(["INCRBY", "visits", 2]),
- * ]);
- * assert.equal(value, "hello");
- * assert.equal(typeof count, "number");
+ * const [, visits] = await Promise.all([redis.send(["SET", "greeting", "hello"]), redis.send(["INCR", "visits"])]);
+ * console.log(visits, await redis.send(["GET", "greeting"]));
  * await redis.close();
  * ```
  */
