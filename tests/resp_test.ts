@@ -293,6 +293,13 @@ describe("RespClient against redis-server", { skip }, () => {
       subscriber.send(["PING"]),
     ]);
     assert.deepEqual([sub, unsub, pong], [[["subscribe", ch, 1]], [["unsubscribe", ch, 0]], "PONG"]);
+    // Sharded pub/sub (Redis 7): its own count, its own confirmations.
+    pushes.length = 0;
+    assert.deepEqual(await subscriber.send(["SSUBSCRIBE", `${ch}:s`]), [["ssubscribe", `${ch}:s`, 1]]);
+    assert.equal(await publisher.send(["SPUBLISH", `${ch}:s`, "sharded"]), 1);
+    await until(() => pushes.length === 2, "a sharded message");
+    assert.deepEqual(pushes[1], ["smessage", `${ch}:s`, "sharded"]);
+    assert.deepEqual(await subscriber.send(["SUNSUBSCRIBE"]), [["sunsubscribe", `${ch}:s`, 0]]);
   });
 
   it("delivers pub/sub messages in RESP2 as pushes while subscribed", { skip }, async () => {
@@ -329,6 +336,27 @@ describe("RespClient against redis-server", { skip }, () => {
     await other.send(["SET", k, "2"]);
     await until(() => pushes.length === 1, "an invalidation");
     assert.deepEqual(pushes, [["invalidate", [k]]]);
+  });
+
+  it("closes cleanly when close() is called from onPush, mid-read", { skip }, async () => {
+    let closing: Promise<void> | undefined;
+    const pushes: RespValue[][] = [];
+    const ch = key("closing");
+    // A debug pool poisons released blocks: a read buffer released under the parser shows.
+    const redis = await open({
+      onPush: (push) => {
+        pushes.push(push);
+        if (push[0] === "message") closing ??= redis.close(); // nothing pending: closes at once
+      },
+    }, server.port, new MemoryPool({ debug: true }));
+    const publisher = await open();
+    await redis.send(["SUBSCRIBE", ch]);
+    // Two messages in one read: the second is parsed after close() was called.
+    await publisher.send(["EVAL", "redis.call('PUBLISH', KEYS[1], 'a'); redis.call('PUBLISH', KEYS[1], 'b')", 1, ch]);
+    await until(() => closing !== undefined, "a message");
+    await closing;
+    assert.deepEqual(pushes.slice(1), [["message", ch, "a"], ["message", ch, "b"]]);
+    await assert.rejects(redis.send(["PING"]), { code: "CLIENT_CLOSED" });
   });
 
   it("authenticates and selects a database (RESP3 and RESP2)", { skip }, async () => {

@@ -291,6 +291,8 @@ export class RespClient {
     if (this.#closed === undefined) {
       this.#closing = true;
       this.#closed = (async () => {
+        // Never inside a parse (close() called from onPush): the read's buffer must stay valid.
+        await SETTLED;
         if (this.#count > 0 && this.#failure === undefined) {
           await new Promise<void>((resolve) => (this.#idle = resolve));
         }
@@ -529,6 +531,12 @@ export class RespClient {
       // Already completed.
     }
     await this.#connection.close();
+    // Ends the read loop even over a connection whose close() leaves its input open.
+    try {
+      this.#connection.input.complete();
+    } catch {
+      // Already completed.
+    }
     await this.#reading;
     await this.#connection.closed;
   }
