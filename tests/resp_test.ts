@@ -9,7 +9,13 @@ import { type Connection, MemoryPool } from "../mod.ts";
 import * as bunAdapter from "../src/adapters/bun.ts";
 import * as denoAdapter from "../src/adapters/deno.ts";
 import * as nodeAdapter from "../src/adapters/node.ts";
-import type { ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../src/connection.ts";
+import type {
+  ConnectionHandler,
+  ConnectOptions,
+  HandlerErrorOptions,
+  Listener,
+  ListenOptions,
+} from "../src/connection.ts";
 import { RespClient, type RespClientOptions, type RespConnection, RespError, type RespValue } from "../src/resp.ts";
 import { type RedisServer, redisSkip, startRedis } from "./_redis_server.ts";
 import { normal } from "./_resp_reference.ts";
@@ -18,7 +24,7 @@ import { Random, testSeed } from "./_util.ts";
 const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
 const adapter: {
   connect(options: ConnectOptions): Promise<Connection>;
-  listen(options: ListenOptions, handler: ConnectionHandler): Promise<Listener>;
+  listen(options: ListenOptions & HandlerErrorOptions, handler: ConnectionHandler): Promise<Listener>;
 } = { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime];
 const skip = redisSkip;
 const MiB = 1024 * 1024;
@@ -343,12 +349,16 @@ describe("RespClient against redis-server", { skip }, () => {
     const pushes: RespValue[][] = [];
     const ch = key("closing");
     // A debug pool poisons released blocks: a read buffer released under the parser shows.
-    const redis = await open({
-      onPush: (push) => {
-        pushes.push(push);
-        if (push[0] === "message") closing ??= redis.close(); // nothing pending: closes at once
+    const redis = await open(
+      {
+        onPush: (push) => {
+          pushes.push(push);
+          if (push[0] === "message") closing ??= redis.close(); // nothing pending: closes at once
+        },
       },
-    }, server.port, new MemoryPool({ debug: true }));
+      server.port,
+      new MemoryPool({ debug: true }),
+    );
     const publisher = await open();
     await redis.send(["SUBSCRIBE", ch]);
     // Two messages in one read: the second is parsed after close() was called.
@@ -422,7 +432,8 @@ describe("RespClient against redis-server", { skip }, () => {
 // A server that answers each command with the next canned reply (raw bytes), to see what the
 // client does with replies no real server sends.
 async function cannedServer(replies: readonly string[]): Promise<Listener> {
-  return await adapter.listen({ hostname: "127.0.0.1", port: 0 }, async (connection) => {
+  // onError: the client resets the connection once it gives up on it; that is expected here.
+  return await adapter.listen({ hostname: "127.0.0.1", port: 0, onError: () => {} }, async (connection) => {
     let next = 0;
     let seen = 0;
     for (;;) {
