@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 
 /** A running server. */
 export interface RedisServer {
@@ -106,7 +107,14 @@ export async function startRedis(extra: readonly string[] = []): Promise<RedisSe
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`Cannot start redis-server on port ${port}: ${output.slice(-2000)}`);
     }
+    // A test run that ends without its `after` hook (a timeout, a crash) must not leave the server behind.
+    const onExit = () => {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once("exit", onExit);
     const stopWith = async (signal: "SIGTERM" | "SIGKILL") => {
+      process.off("exit", onExit);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
         const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
