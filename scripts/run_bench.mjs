@@ -31,6 +31,7 @@ const BENCHMARKS = [
   "file_copy",
   "idle_connections",
   "compression",
+  "resp",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
