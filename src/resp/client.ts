@@ -214,10 +214,10 @@ export class RespClient {
    * await redis.close();
    * ```
    */
-  static async open(connection: RespConnection, options: RespClientOptions = {}): Promise<RespClient> {
+  static async open(connection: RespConnection, options?: RespClientOptions): Promise<RespClient> {
     let client: RespClient;
     try {
-      client = new RespClient(connection, checkOptions(options));
+      client = new RespClient(connection, checkOptions(options ?? {}));
     } catch (error) {
       await connection.close();
       throw error;
