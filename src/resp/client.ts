@@ -215,9 +215,10 @@ export class RespClient {
    * ```
    */
   static async open(connection: RespConnection, options?: RespClientOptions): Promise<RespClient> {
+    if (options === undefined) options = {};
     let client: RespClient;
     try {
-      client = new RespClient(connection, checkOptions(options ?? {}));
+      client = new RespClient(connection, checkOptions(options));
     } catch (error) {
       await connection.close();
       throw error;
