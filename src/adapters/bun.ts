@@ -112,7 +112,8 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
   const settings = checkConnectTls(options);
-  const tls: BunTlsOptions = {};
+  // Verify the server, as Node and Deno do (Bun's default would not).
+  const tls: BunTlsOptions = { rejectUnauthorized: true };
   if (settings.caCerts !== undefined) tls.ca = [...rootCertificates, ...settings.caCerts];
   if (settings.serverName !== undefined) tls.serverName = settings.serverName;
   return await open(settings, tls, "connect with TLS to");
@@ -195,10 +196,12 @@ interface BunSocketHandler {
   end(socket: BunSocket): void;
   close(socket: BunSocket, error?: Error): void;
   error(socket: BunSocket, error: Error): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
   connectError?(socket: BunSocket, error: Error): void;
 }
 
 interface BunTlsOptions {
+  rejectUnauthorized?: boolean;
   ca?: string[];
   serverName?: string;
   cert?: string;
@@ -248,9 +251,24 @@ class BunDriver implements SocketDriver {
   #resolve: (() => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
   #closed = false;
+  // A TLS client's handshake: Bun.connect resolves before it is done.
+  #handshake: { resolve(): void; reject(error: unknown): void } | undefined;
 
   constructor(pool: MemoryPool, lingerMs: number) {
     this.connection = new SocketConnection(pool, lingerMs);
+  }
+
+  /** Settles when Bun's `handshake` callback (or `close`) comes. */
+  handshaken(): Promise<void> {
+    return new Promise<void>((resolve, reject) => (this.#handshake = { resolve, reject }));
+  }
+
+  /** Bun's `handshake`. */
+  handshook(success: boolean, authorizationError: Error | null): void {
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    if (success && authorizationError === null) handshake?.resolve();
+    else handshake?.reject(authorizationError ?? new Error("The TLS handshake failed"));
   }
 
   /** Bun's `open`: the socket is usable. */
@@ -342,6 +360,7 @@ class BunDriver implements SocketDriver {
   closed(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#handshake?.reject(error ?? closedError());
     this.#settleWrite(error ?? closedError());
     this.connection.socketClosed(error);
   }
@@ -375,6 +394,9 @@ const handlers: BunSocketHandler = {
   connectError() {
     // `Bun.connect` rejects with the error; nothing was opened.
   },
+  handshake(socket, success, authorizationError) {
+    socket.data.handshook(success, authorizationError);
+  },
 };
 
 async function open(settings: ConnectSettings, tls: BunTlsOptions | undefined, what: string): Promise<Connection> {
@@ -384,7 +406,12 @@ async function open(settings: ConnectSettings, tls: BunTlsOptions | undefined, w
   const driver = new BunDriver(pool, lingerMs);
   const socketOptions: BunSocketOptions = { hostname, port, allowHalfOpen: true, socket: handlers, data: driver };
   if (tls !== undefined) socketOptions.tls = tls;
-  const connecting = api.connect(socketOptions);
+  const handshaken = tls === undefined ? undefined : driver.handshaken();
+  handshaken?.catch(() => {}); // awaited below, unless the connect fails first
+  const connecting = api.connect(socketOptions).then(async (socket) => {
+    await handshaken;
+    return socket;
+  });
   let onAbort: (() => void) | undefined;
   const aborted = signal === undefined ? undefined : new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
@@ -394,6 +421,7 @@ async function open(settings: ConnectSettings, tls: BunTlsOptions | undefined, w
     await (aborted === undefined ? connecting : Promise.race([connecting, aborted]));
     return driver.connection;
   } catch (error) {
+    driver.reset(); // opened, but the handshake failed
     driver.connection.discard(error);
     if (signal?.aborted && error === signal.reason) {
       // Aborted: a socket that connects after all is closed at once.
