@@ -155,7 +155,9 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
     socket?.destroy();
     tcp.destroy();
     connection.discard(error);
-    throw signal?.aborted && error === signal.reason ? error : socketError("connect with TLS to", hostname, port, error);
+    throw signal?.aborted && error === signal.reason
+      ? error
+      : socketError("connect with TLS to", hostname, port, error);
   }
   const tlsSocket = socket;
   tlsSocket.on("data", (chunk: Uint8Array) => {
