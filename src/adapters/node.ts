@@ -141,29 +141,27 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
   signal?.throwIfAborted();
   const connection = new SocketConnection(pool, lingerMs);
   const tcp = net.connect({ host: hostname, port, allowHalfOpen: true });
-  let socket: tls.TLSSocket | undefined;
+  const socket = tls.connect({
+    socket: tcp,
+    servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
+    ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
+  } as tls.ConnectionOptions);
+  tcp.on("error", () => {}); // reported by the TLS socket
   try {
-    await opened(tcp, "connect", signal);
-    tcp.on("error", () => {}); // from now on reported by the TLS socket
-    socket = tls.connect({
-      socket: tcp,
-      servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
-      ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
-    } as tls.ConnectionOptions);
+    // The handshake starts once the TCP socket is connected.
     await opened(socket, "secureConnect", signal);
   } catch (error) {
-    socket?.destroy();
+    socket.destroy();
     tcp.destroy();
     connection.discard(error);
     throw signal?.aborted && error === signal.reason
       ? error
       : socketError("connect with TLS to", hostname, port, error);
   }
-  const tlsSocket = socket;
-  tlsSocket.on("data", (chunk: Uint8Array) => {
-    if (!connection.receivedCopy(chunk)) tlsSocket.pause();
+  socket.on("data", (chunk: Uint8Array) => {
+    if (!connection.receivedCopy(chunk)) socket.pause();
   });
-  wire(tlsSocket, tcp, connection);
+  wire(socket, tcp, connection);
   return connection;
 }
 
