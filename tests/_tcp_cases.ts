@@ -1197,7 +1197,8 @@ export function tcpCases(adapter: TcpAdapter, facts: RuntimeFacts, skip: string 
     const { ca, cert, key } = material!;
     const pool = new MemoryPool({ debug: true });
     const served: Connection[] = [];
-    const listener = await adapter.listenTls({ port: 0, pool, cert, key }, (conn) => {
+    // The untrusted client below fails the server's handshake too: its handler's read rejects.
+    const listener = await adapter.listenTls({ port: 0, pool, cert, key, onError: () => {} }, (conn) => {
       served.push(conn);
       return echo(conn);
     });

@@ -249,8 +249,12 @@ export async function listenTls(
       tcp.destroy();
     };
     socket.once("error", onHandshakeError);
+    // As tls.Server's handshakeTimeout: a client that never shakes hands does not keep the socket.
+    tcp.setTimeout(HANDSHAKE_TIMEOUT_MS, onHandshakeError);
     socket.once("secure", () => {
       socket.off("error", onHandshakeError);
+      tcp.setTimeout(0);
+      tcp.off("timeout", onHandshakeError);
       const connection = new SocketConnection(settings.pool, settings.lingerMs);
       socket.on("data", (chunk: Uint8Array) => {
         if (!connection.receivedCopy(chunk)) socket.pause();
@@ -263,6 +267,9 @@ export async function listenTls(
 }
 
 // ---- internals ----
+
+// How long an accepted TLS socket may take to shake hands (tls.Server's default handshakeTimeout).
+const HANDSHAKE_TIMEOUT_MS = 120000;
 
 /** Wires a socket's events to the connection and gives it a driver (`tcp`: the TCP socket under TLS). */
 function wire(socket: net.Socket, tcp: net.Socket, connection: SocketConnection): void {
