@@ -1,8 +1,9 @@
 // UTF-8 to a string, and UTF-8 validation, on bytes already in pool memory: Utf8Decoder and
 // validateUtf8 against the runtime's TextDecoder and node:buffer's isUtf8 on the same
-// contiguous bytes. This decides the default strategy of src/utf8.ts per runtime: the
-// utf8Validate WebAssembly kernel ("wasm"), or the runtime's own validator ("native") with the
-// kernel only to locate errors.
+// contiguous bytes. This decides the "utf8Validate" row of the kernel layer's table
+// (src/_wasm/paths.ts) per runtime: the utf8Validate WebAssembly kernel ("wasm"), or the
+// runtime's own validator ("native": isUtf8, and a fatal TextDecoder for fatal decoding) with
+// the kernel only to locate errors.
 //
 //   deno run -A bench/utf8.ts [--quick]
 //   bun bench/utf8.ts
@@ -36,8 +37,13 @@
 
 import * as nodeBuffer from "node:buffer";
 import { Channel, MemoryPool, type ReadableBuffer, Utf8Decoder, validateUtf8 } from "../mod.ts";
-import { setUtf8Strategy, type Utf8Strategy, utf8StrategyInUse } from "../src/utf8.ts";
+import { type KernelPath, pathFor, setKernelPath } from "../src/_wasm/paths.ts";
+
+type Utf8Strategy = KernelPath | "auto";
+const setUtf8Strategy = (strategy: Utf8Strategy) => setKernelPath("utf8Validate", strategy);
 import {
+  cpuClock,
+  flag,
   fmt,
   fmtRatio,
   fmtSize,
@@ -52,6 +58,8 @@ import {
 } from "./_util.ts";
 
 const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling();
+// --cpu-time: the process's CPU time instead of wall time (a machine shared with other work).
+const clock = flag("cpu-time") ? cpuClock : undefined;
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const SIZES = [KiB, 16 * KiB, MiB];
@@ -140,7 +148,7 @@ interface Method {
   label: string;
   /** Runs `n` operations; returns a checksum (kept so nothing is optimized away). */
   loop: (n: number) => number;
-  /** The strategy the method runs under (src/utf8.ts). */
+  /** The kernel layer's path for utf8Validate the method runs under ("auto": the table's). */
   strategy: Utf8Strategy;
 }
 
@@ -290,7 +298,9 @@ function streamMethodsFor(contiguous: ReadableBuffer, adjacent: ReadableBuffer, 
 /** Iterations that take about `ms`. */
 const method = [
   "UTF-8 bytes already in pool memory: one segment of a channel over 1 MiB blocks (contiguous), or a channel over 4 KiB blocks (4 KiB segments); native methods get a view of the contiguous bytes",
-  `${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median ns/op; GB/s counts UTF-8 input bytes`,
+  `${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median ns/op (${
+    clock === undefined ? "wall time" : "the process's CPU time, --cpu-time"
+  }); GB/s counts UTF-8 input bytes`,
   "ratios: native ns ÷ ours ns (above 1: ours is faster); decode against TextDecoder, fatal decode against TextDecoder({ fatal: true }), validate against isUtf8",
 ];
 printHeader("UTF-8 decode and validate on pool memory", method);
@@ -361,6 +371,7 @@ for (const kind of KINDS) {
       warmupMs: WARMUP_MS,
       warmupBatch: 4,
       reheat: true,
+      ...(clock === undefined ? {} : { clock }),
       verify: (k, sum, n) => {
         if (sum !== (checks[k] as number) * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
       },
@@ -431,6 +442,7 @@ for (const lineBytes of LINE_SIZES) {
     samples: SAMPLES,
     warmupMs: WARMUP_MS,
     warmupBatch: 64,
+    ...(clock === undefined ? {} : { clock }),
     verify: (k, sum, n) => {
       if (sum !== lineBytes * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
     },
@@ -470,8 +482,8 @@ console.log(
   ),
 );
 
-setUtf8Strategy("default");
-const auto = utf8StrategyInUse();
+setUtf8Strategy("auto");
+const auto = pathFor("utf8Validate", MiB);
 const ratios = scenarios.map((scenario) => ({
   scenario,
   decode: ratio(scenario, "native", "decoder"),

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { instantiateKernels, KERNEL_RESERVED_BYTES, type Kernels } from "./_wasm/kernels.ts";
+import { KERNEL_RESERVED_BYTES } from "./_wasm/kernels.ts";
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
+import { forgetKernelMemory, registerKernelMemory } from "./_wasm/registry.ts";
 import { isIntegerIn, poolLimitError, rangeError, stateError } from "./errors.ts";
 
 /** Options of {@linkcode MemoryPool}. */
@@ -123,12 +124,7 @@ export class PoolBlock {
   }
 }
 
-/** The kernels instance over a block's memory, created on first use (internal). */
-export function blockKernels(block: PoolBlock): Kernels {
-  return slabOf(block).kernels();
-}
-
-/** A `WebAssembly.Memory` of fixed size and its lazily created kernels instance. */
+/** A `WebAssembly.Memory` of fixed size, registered with the kernels (which start on first use). */
 class Slab {
   /** The memory; never grown. */
   readonly memory: WebAssembly.Memory;
@@ -136,18 +132,13 @@ class Slab {
   readonly pool: MemoryPool;
   /** Bytes reserved by the memory. */
   readonly byteLength: number;
-  #kernels: Kernels | undefined;
 
   /** Internal: slabs are created by the pool. */
   constructor(pool: MemoryPool, pages: number) {
     this.pool = pool;
     this.memory = createFixedMemory(pages);
     this.byteLength = pages * WASM_PAGE_BYTES;
-  }
-
-  /** The kernels instance over this memory. */
-  kernels(): Kernels {
-    return this.#kernels ??= instantiateKernels(this.memory);
+    registerKernelMemory(this.memory);
   }
 }
 
@@ -311,6 +302,7 @@ export class MemoryPool {
         this.#oversizeFreeBytes += slab.byteLength;
       } else {
         this.#reservedBytes -= slab.byteLength;
+        forgetKernelMemory(slab.memory);
       }
       return;
     }
@@ -332,9 +324,10 @@ export class MemoryPool {
   #reserve(bytes: number, what: string): void {
     // Kept oversize blocks are the first to go when the limit is near.
     while (this.#reservedBytes + bytes > this.maxBytes && this.#oversizeFree.length > 0) {
-      const dropped = slabOf(this.#oversizeFree.pop() as PoolBlock).byteLength;
-      this.#oversizeFreeBytes -= dropped;
-      this.#reservedBytes -= dropped;
+      const slab = slabOf(this.#oversizeFree.pop() as PoolBlock);
+      forgetKernelMemory(slab.memory);
+      this.#oversizeFreeBytes -= slab.byteLength;
+      this.#reservedBytes -= slab.byteLength;
     }
     if (this.#reservedBytes + bytes > this.maxBytes) {
       throw poolLimitError(what, bytes, this.#reservedBytes, this.maxBytes);
