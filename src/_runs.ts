@@ -9,6 +9,7 @@
  * | --- | --- |
  * | `bytes`, `from`, `to` (the run is `bytes[from, to)`) | no: a segment's own view, or for joined segments the kernel layer's view of the whole pool memory (one per walk for other memory) |
  * | `view()` | only when the run is not exactly one segment's whole view (a slice, or joined segments) |
+ * | `seek(offset)` | no: moves forward to the run holding a walk offset, for a cursor kept between calls |
  *
  * Start a walk with `walkRuns` (readable_buffer.ts), which knows where a buffer's bytes lie.
  *
@@ -123,6 +124,19 @@ export class RunCursor {
     }
     this.finish();
     return false;
+  }
+
+  /**
+   * Moves forward to the run that holds walk offset `offset`, for a cursor kept between calls
+   * (a parser resuming where it stopped): true with that run current (the current run when it
+   * holds `offset`, no work done), false when the walk ends before `offset` (the walk is then
+   * finished and `offset` the walk's length). On a fresh walk the first `seek` starts it. Never
+   * moves back: an `offset` before the current run's start is the caller's to start a new walk
+   * for (`walkRuns` from there finds its segment by binary search).
+   */
+  seek(offset: number): boolean {
+    while (offset >= this.offset + (this.to - this.from)) if (!this.next()) return false;
+    return true;
   }
 
   #wholeView(seg: BufferSegment): Uint8Array {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { BufferSegment } from "./_segment.ts";
+import { RunCursor } from "./_runs.ts";
 import {
   type CodecDirection,
   type CompressionFormat,
@@ -21,14 +21,7 @@ import {
 } from "./_zlib_native.ts";
 import { corruptError, outputTooLargeError, trailingError, truncatedError } from "./_zlib_errors.ts";
 import { ZstdFrames } from "./_zlib_zstd_frames.ts";
-import {
-  type BufferRange,
-  bufferRange,
-  newBufferRange,
-  type ReadableBuffer,
-  segmentFrom,
-  segmentTo,
-} from "./readable_buffer.ts";
+import { type ReadableBuffer, walkRuns } from "./readable_buffer.ts";
 import type { ChannelTransform } from "./transform.ts";
 import type { WritableChannel } from "./writable_channel.ts";
 
@@ -76,15 +69,12 @@ export class NativeTransform implements ChannelTransform {
   #output: WritableChannel | undefined;
   #final = false;
   #phase = FEED;
-  readonly #range: BufferRange = newBufferRange();
-  #index = 0; // next segment of #range
-  // The input run being fed: runBytes[runOffset, runOffset + runLength).
+  // The walk over the call's input, and the rest of its current run still to feed:
+  // runBytes[runOffset, runOffset + runLength).
+  readonly #runs = new RunCursor();
   #runBytes: Uint8Array = EMPTY;
   #runOffset = 0;
   #runLength = 0;
-  // A view of a whole pool memory (merged runs are offsets into it), cached by its buffer.
-  #memoryBuffer: ArrayBufferLike | undefined;
-  #memory: Uint8Array = EMPTY;
   // The output view: view[0, at) written, not yet advanced, while open.
   #view: Uint8Array = EMPTY;
   #at = 0;
@@ -142,8 +132,7 @@ export class NativeTransform implements ChannelTransform {
     this.#drainStarted = false;
     this.#sinceFlush = 0;
     this.#open = false;
-    const range = bufferRange(input, this.#range);
-    this.#index = range.first;
+    walkRuns(input, this.#runs);
     this.#runLength = 0;
   }
 
@@ -151,7 +140,7 @@ export class NativeTransform implements ChannelTransform {
     if (this.#open) (this.#output as WritableChannel).advance(this.#at);
     this.#open = false;
     this.#output = undefined;
-    this.#range.segments = NO_SEGMENTS;
+    this.#dropInput();
     if (this.#final) this.#endStream();
     return length;
   }
@@ -160,18 +149,22 @@ export class NativeTransform implements ChannelTransform {
   #fail(error: unknown): unknown {
     this.#open = false;
     this.#output = undefined;
-    this.#range.segments = NO_SEGMENTS;
+    this.#dropInput();
     this.#endStream();
     return error;
+  }
+
+  /** Forgets the call's input (no reference to its segments or memory between calls). */
+  #dropInput(): void {
+    this.#runs.finish();
+    this.#runBytes = EMPTY;
+    this.#runLength = 0;
   }
 
   #endStream(): void {
     this.#codec?.close();
     this.#codec = undefined;
     this.#frames = undefined;
-    // No reference to a pool memory between streams (a trimmed slab can go).
-    this.#memoryBuffer = undefined;
-    this.#memory = EMPTY;
   }
 
   /** Runs the call on; false when it stopped to flush (the output view is committed). */
@@ -198,52 +191,22 @@ export class NativeTransform implements ChannelTransform {
   }
 
   /**
-   * Moves to the next run of input: one segment, or consecutive pool segments that lie next
-   * to each other in one memory (a channel rents blocks in address order), fed in one call
-   * as offsets into a view of the whole memory. False at the end of the input.
+   * Moves to the next run of input (see {@linkcode RunCursor}): one segment, or consecutive
+   * segments that lie next to each other in one memory (a channel rents blocks in address
+   * order), fed in one call. False at the end of the input.
    */
   #nextRun(): boolean {
-    const range = this.#range;
-    const segments = range.segments;
-    while (this.#index <= range.last && range.start < range.end) {
-      const seg = segments[this.#index++] as BufferSegment;
-      const from = segmentFrom(seg, range);
-      const to = segmentTo(seg, range);
-      if (to <= from) continue;
-      const bytes = seg.bytes;
-      let end = bytes.byteOffset + to;
-      if (seg.block !== null) {
-        while (this.#index <= range.last) {
-          const next = segments[this.#index] as BufferSegment;
-          if (next.block === null || next.bytes.buffer !== bytes.buffer || next.bytes.byteOffset !== end) break;
-          end = next.bytes.byteOffset + segmentTo(next, range);
-          this.#index++;
-        }
-      }
-      if (end === bytes.byteOffset + to) {
-        this.#runBytes = bytes;
-        this.#runOffset = from;
-      } else {
-        this.#runBytes = this.#wholeMemory(bytes.buffer);
-        this.#runOffset = bytes.byteOffset + from;
-      }
-      this.#runLength = end - (bytes.byteOffset + from);
-      const frames = this.#frames;
-      if (frames !== undefined) {
-        const bad = frames.walk(this.#runBytes, this.#runOffset, this.#runLength);
-        if (bad >= 0) throw corruptError("zstd", "unknown frame magic", bad, bad, bad + 1);
-      }
-      return true;
+    const runs = this.#runs;
+    if (!runs.next()) return false;
+    this.#runBytes = runs.bytes;
+    this.#runOffset = runs.from;
+    this.#runLength = runs.to - runs.from;
+    const frames = this.#frames;
+    if (frames !== undefined) {
+      const bad = frames.walk(this.#runBytes, this.#runOffset, this.#runLength);
+      if (bad >= 0) throw corruptError("zstd", "unknown frame magic", bad, bad, bad + 1);
     }
-    return false;
-  }
-
-  #wholeMemory(buffer: ArrayBufferLike): Uint8Array {
-    if (buffer !== this.#memoryBuffer) {
-      this.#memoryBuffer = buffer;
-      this.#memory = new Uint8Array(buffer);
-    }
-    return this.#memory;
+    return true;
   }
 
   /** Output room for the next codec call: the open view's rest, capped one past the limit. */
@@ -345,5 +308,3 @@ export class NativeTransform implements ChannelTransform {
     return corruptError(format, message, offset, this.#position, this.#position + inLen);
   }
 }
-
-const NO_SEGMENTS: readonly BufferSegment[] = [];

@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { BufferSegment } from "./_segment.ts";
+import { RunCursor } from "./_runs.ts";
 import { isIntegerIn, rangeError, typeError } from "./errors.ts";
-import { bufferRange, newBufferRange, type ReadableBuffer } from "./readable_buffer.ts";
+import { type ReadableBuffer, walkRuns } from "./readable_buffer.ts";
 import { Utf8Decoder } from "./utf8.ts";
 
 /**
@@ -47,15 +47,13 @@ export class BufferReader {
   // not remembered: the caller may change an array's bytes between calls.)
   #missDelimiter: number | undefined;
   #missFrom = 0;
-  // Where the buffer's bytes lie (see BufferRange), loaded by the first tryParseInt or
-  // tryReadString: #segments[#first..#last], the first byte at stream position #rangeStart.
-  #segments: readonly BufferSegment[] | undefined;
-  #first = 0;
-  #last = 0;
-  #rangeStart = 0;
-  // The segment index where the last tryParseInt/tryReadString ended: the next one usually
-  // starts there.
-  #segmentHint = 0;
+  // tryParseInt and tryReadString read where the bytes lie: #runs is a walk over the buffer
+  // from offset #walkFrom, kept on the run where the last call ended (the next call usually
+  // starts there). Made by the first call. One segment a run (no joining): a join would walk
+  // every adjacent segment after the position, and a reader made per read of a growing buffer
+  // would pay that each time.
+  #runs: RunCursor | undefined;
+  #walkFrom = 0;
 
   /**
    * Creates a reader at the start of `buffer`.
@@ -225,19 +223,12 @@ export class BufferReader {
     else if (radix === 16) table = HEX_VALUES;
     else throw rangeError("parse the integer", "radix must be 10 or 16", radix);
     const position = this.#position;
-    if (position >= this.#length) return undefined;
-    const segments = this.#segments ?? this.#loadRange();
-    const start = this.#rangeStart + position; // stream positions from here on
-    const end = this.#rangeStart + this.#length;
-    let i = this.#segmentHint;
-    let seg = segments[i] as BufferSegment;
-    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
-      i = this.#findSegment(start);
-      seg = segments[i] as BufferSegment;
-    }
-    let bytes = seg.bytes;
-    let at = start - seg.runningIndex;
-    let to = Math.min(seg.end, end - seg.runningIndex);
+    const length = this.#length;
+    if (position >= length) return undefined;
+    const runs = this.#runAt(position);
+    let bytes = runs.bytes;
+    let at = runs.from + (position - this.#walkFrom - runs.offset);
+    let to = runs.to;
     let sign = 0;
     if (radix === 10 && bytes[at] === 0x2d) {
       sign = 1;
@@ -246,21 +237,23 @@ export class BufferReader {
     // No overflow test per digit: rounding is monotonic and 2^53 is a double, so a value
     // past Number.MAX_SAFE_INTEGER stays past it however many digits follow.
     let value = 0;
+    let stop = length; // buffer offset after the digits: the end unless a non-digit stops them
     for (;;) {
       at = scanDigits(bytes, at, to, table, radix, value);
       value = scannedValue;
-      if (at < to || i === this.#last) break;
-      seg = segments[++i] as BufferSegment;
-      bytes = seg.bytes;
-      at = 0;
-      to = Math.min(seg.end, end - seg.runningIndex);
+      if (at < to) {
+        stop = this.#walkFrom + runs.offset + (at - runs.from);
+        break;
+      }
+      if (!runs.next()) break; // the walk is over (a later call starts a new one)
+      bytes = runs.bytes;
+      at = runs.from;
+      to = runs.to;
     }
-    const stop = seg.runningIndex + at;
-    const digits = stop - start - sign;
-    if (value > Number.MAX_SAFE_INTEGER) throw this.#unsafeInteger(position, stop - start, radix);
-    if (digits === 0 || stop === end) return undefined; // no digit; or they reach the end: more may follow
+    const digits = stop - position - sign;
+    if (value > Number.MAX_SAFE_INTEGER) throw this.#unsafeInteger(position, stop - position, radix);
+    if (digits === 0 || stop === length) return undefined; // no digit; or they reach the end: more may follow
     this.#position = position + sign + digits;
-    this.#segmentHint = i;
     return sign === 1 ? -value : value;
   }
 
@@ -309,19 +302,12 @@ export class BufferReader {
     if (byteCount > this.#length - this.#position) return undefined;
     if (byteCount === 0) return "";
     const position = this.#position;
-    const segments = this.#segments ?? this.#loadRange();
-    const start = this.#rangeStart + position;
-    let i = this.#segmentHint;
-    let seg = segments[i] as BufferSegment;
-    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
-      i = this.#findSegment(start);
-      seg = segments[i] as BufferSegment;
-    }
-    const from = start - seg.runningIndex;
+    const runs = this.#runAt(position);
+    const from = runs.from + (position - this.#walkFrom - runs.offset);
     let text: string | undefined;
-    if (from + byteCount <= seg.end) {
+    if (from + byteCount <= runs.to) {
       // One segment: build short ASCII in JavaScript, hand the rest to TextDecoder.
-      const bytes = seg.bytes;
+      const bytes = runs.bytes;
       const to = from + byteCount;
       if (ascii || byteCount <= SHORT_STRING_BYTES) text = asciiString(bytes, from, to);
       if (text === undefined) {
@@ -341,7 +327,6 @@ export class BufferReader {
       text = segmentsDecoder.decode(slice);
     }
     this.#position = position + byteCount;
-    this.#segmentHint = i;
     return text;
   }
 
@@ -443,28 +428,23 @@ export class BufferReader {
     return this.#readBig(true, true);
   }
 
-  /** Where the buffer's bytes lie, kept on first use (a reader's buffer never changes). */
-  #loadRange(): readonly BufferSegment[] {
-    const range = bufferRange(this.buffer, scratchRange);
-    this.#segments = range.segments;
-    this.#first = this.#segmentHint = range.first;
-    this.#last = range.last;
-    this.#rangeStart = range.start;
-    range.segments = NO_SEGMENTS;
-    return this.#segments;
-  }
-
-  /** Index of the segment that holds stream position `position` (in the buffer). */
-  #findSegment(position: number): number {
-    const segments = this.#segments as readonly BufferSegment[];
-    let lo = this.#first;
-    let hi = this.#last;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((segments[mid] as BufferSegment).runningIndex <= position) lo = mid;
-      else hi = mid - 1;
+  /**
+   * #runs on the run that holds buffer offset `position` (below the length): the current run
+   * (the usual case), the next one, or else a new walk from `position` (a rewind, a long skip,
+   * the first call, or a walk that ended).
+   */
+  #runAt(position: number): RunCursor {
+    let runs = this.#runs;
+    if (runs === undefined) runs = this.#runs = new RunCursor();
+    const at = position - this.#walkFrom;
+    if (at >= runs.offset) {
+      if (at < runs.offset + (runs.to - runs.from)) return runs;
+      if (runs.next() && at < runs.offset + (runs.to - runs.from)) return runs;
     }
-    return lo;
+    this.#walkFrom = position;
+    walkRuns(this.buffer, runs, position, this.#length, false);
+    runs.next();
+    return runs;
   }
 
   #unsafeInteger(position: number, count: number, radix: number): RangeError {
@@ -506,10 +486,6 @@ export class BufferReader {
     return signed ? BigInt.asIntN(64, value) : value;
   }
 }
-
-// Reused by every reader for the duration of one call (then emptied, so it keeps no segments).
-const scratchRange = newBufferRange();
-const NO_SEGMENTS: readonly BufferSegment[] = [];
 
 // A digit's value by byte, -1 for any other byte (one load and one test a digit).
 const DECIMAL_VALUES = /* @__PURE__ */ digitTable(false);

@@ -763,6 +763,12 @@ function referenceParseInt(data: Uint8Array, from: number, radix: 10 | 16): Pars
 function checkParseInt(buffer: ReadableBuffer, data: Uint8Array, from: number, radix: 10 | 16, label: () => string) {
   const reader = new BufferReader(buffer);
   reader.advance(from);
+  checkParseIntHere(reader, data, radix, label);
+}
+
+/** Checks `reader.tryParseInt(radix)` where the reader is (over `data`) against the reference. */
+function checkParseIntHere(reader: BufferReader, data: Uint8Array, radix: 10 | 16, label: () => string) {
+  const from = reader.consumed;
   const expected = referenceParseInt(data, from, radix);
   if (expected === "range") {
     assert.throws(() => reader.tryParseInt(radix), RangeError, label());
@@ -1015,6 +1021,12 @@ function checkReadString(
 ): void {
   const reader = new BufferReader(buffer);
   reader.advance(from);
+  checkReadStringHere(reader, data, count, label);
+}
+
+/** Checks `reader.tryReadString(count)` (both encodings) where the reader is (over `data`). */
+function checkReadStringHere(reader: BufferReader, data: Uint8Array, count: number, label: () => string): void {
+  const from = reader.consumed;
   if (from + count > data.length) {
     expectEqual(reader.tryReadString(count), undefined, label);
     expectEqual(reader.tryReadString(count, "ascii"), undefined, label);
@@ -1131,6 +1143,57 @@ describe("BufferReader.tryReadString()", () => {
             const from = random.int(0, data.length);
             const count = random.int(0, data.length - from);
             checkReadString(held.buffer, data, from, count, () => `case ${c} ${hex(data)} [${from}, +${count})`);
+          }
+        } finally {
+          held.release();
+        }
+      }
+    });
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+});
+
+describe("BufferReader text primitives on one reader kept across calls", () => {
+  // A reader keeps its place in the buffer's segments between tryParseInt and tryReadString
+  // calls: each step here starts just after the last one, a little or far ahead, or back.
+  it("random tryParseInt() and tryReadString() calls, advances and rewinds on one reader agree with the references", async () => {
+    const pool = new MemoryPool({ blockSize: 16, debug: true });
+    await withSeed(testSeed(), async (random) => {
+      for (let c = 0; c < 300; c++) {
+        const chunks: Uint8Array[] = [];
+        while (chunks.length < 24) {
+          chunks.push(random.chance(0.6) ? ascii(randomNumberText(random, 10) + "\r\n") : randomText(random, 1));
+        }
+        const data = concat(chunks);
+        const sizes = randomSizes(random, data.length, 16);
+        const pooled = random.chance(0.5);
+        const held = pooled
+          ? await poolBuffer(pool, data, sizes, random.int(0, 15))
+          : { buffer: ReadableBuffer.from(cut(data, sizes)), release(): void {} };
+        try {
+          const reader = new BufferReader(held.buffer);
+          const ops: string[] = [];
+          const label = () => `case ${c} ${pooled ? "pool" : "from()"} segments ${sizes} after ${ops.join(" ")}`;
+          for (let step = 0; step < 40; step++) {
+            const move = random.int(0, 9);
+            if (move < 2) {
+              const count = random.int(0, reader.consumed);
+              ops.push(`rewind(${count})`);
+              reader.rewind(count);
+            } else if (move < 4) {
+              const count = random.int(0, Math.min(reader.remaining, move === 2 ? 3 : 200));
+              ops.push(`advance(${count})`);
+              reader.advance(count);
+            }
+            if (random.chance(0.5)) {
+              const radix = random.chance(0.8) ? 10 : 16;
+              ops.push(`tryParseInt(${radix})@${reader.consumed}`);
+              checkParseIntHere(reader, data, radix, label); // a RangeError is expected where the reference says so
+            } else {
+              const count = random.int(0, Math.min(reader.remaining + 1, 40));
+              ops.push(`tryReadString(${count})@${reader.consumed}`);
+              checkReadStringHere(reader, data, count, label);
+            }
           }
         } finally {
           held.release();

@@ -946,6 +946,73 @@ describe("walkRuns (internal: the one walk over a buffer's segments as runs)", (
       24,
     ]]);
   });
+
+  it("seek() moves forward to the run holding an offset, on pool memory and from() chunks, joined or not", async () => {
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 200; round++) {
+        const pool = new MemoryPool({ blockSize: 16, blocksPerSlab: 64 });
+        const { reader, writer } = new Channel({ pool, pauseWriterThreshold: 0 });
+        const held = [];
+        const data = random.bytes(random.int(0, 300));
+        let buffer: ReadableBuffer;
+        const fromChannel = random.chance(0.5);
+        if (fromChannel) {
+          for (let at = 0; at < data.length;) {
+            const n = random.int(1, 40);
+            await writer.write(data.subarray(at, at + n));
+            at += n;
+            if (random.chance(0.3)) held.push(pool.rent()); // the next block is not adjacent
+          }
+          buffer = reader.tryRead()?.buffer ?? ReadableBuffer.from([]);
+        } else {
+          // Chunks of one array (joinable) with copies here and there (not).
+          const sizes: number[] = [];
+          for (let left = data.length; left > 0; left -= sizes[sizes.length - 1] as number) {
+            sizes.push(Math.min(left, random.int(1, 40)));
+          }
+          buffer = ReadableBuffer.from(cut(data, sizes).map((c) => (random.chance(0.3) ? c.slice() : c)));
+        }
+        const from = random.int(0, buffer.length);
+        const to = random.int(from, buffer.length);
+        const join = random.chance(0.7);
+        const cursor = walkRuns(buffer, new RunCursor(), from, to, join);
+        const label = `round ${round}: [${from}, ${to}) of ${buffer.length}, join ${join}`;
+        let offset = 0;
+        for (;;) {
+          offset += random.chance(0.5) ? random.int(0, 3) : random.int(0, 60);
+          const before = { bytes: cursor.bytes, from: cursor.from, offset: cursor.offset };
+          const inRun = offset >= cursor.offset && offset < cursor.offset + (cursor.to - cursor.from);
+          if (offset >= to - from) {
+            assert.equal(cursor.seek(offset), false, label);
+            assert.equal(cursor.offset, to - from, `${label}: a finished walk's offset is its length`);
+            assert.equal(cursor.next(), false, `${label}: and it stays finished`);
+            break;
+          }
+          assert.equal(cursor.seek(offset), true, label);
+          assert.ok(cursor.offset <= offset && offset < cursor.offset + (cursor.to - cursor.from), label);
+          assert.equal(cursor.bytes[cursor.from + offset - cursor.offset], data[from + offset], label);
+          if (inRun) {
+            assert.deepEqual(
+              { bytes: cursor.bytes, from: cursor.from, offset: cursor.offset },
+              before,
+              `${label}: an offset in the current run does not move`,
+            );
+          }
+        }
+        // The runs seek() passes through are the runs next() gives.
+        const byNext = walkRuns(buffer, new RunCursor(), from, to, join);
+        const bySeek = walkRuns(buffer, new RunCursor(), from, to, join);
+        while (byNext.next()) {
+          assert.equal(bySeek.seek(byNext.offset), true, label);
+          assert.deepEqual([bySeek.offset, bySeek.from, bySeek.to], [byNext.offset, byNext.from, byNext.to], label);
+        }
+        if (fromChannel && buffer.length > 0) reader.advanceTo(buffer.length);
+        for (const block of held) pool.release(block);
+        writer.complete();
+        reader.complete();
+      }
+    });
+  });
 });
 
 describe("ReadableBuffer differential against a Uint8Array", () => {

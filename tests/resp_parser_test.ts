@@ -450,7 +450,7 @@ describe("RespParser: each byte looked at once", () => {
     // Copied: each payload byte once.
     assert.equal(parser.bytesCopied, total);
     // And the cursor walked the 25,600 segments a bounded number of times, not once per read.
-    assert.ok(parser.segmentsVisited <= 3 * (total / 4096), `visited ${parser.segmentsVisited} segments`);
+    assert.ok(parser.runsVisited <= 3 * (total / 4096), `visited ${parser.runsVisited} runs`);
     reader.complete();
     writer.complete();
     assert.equal(pool.stats().rentedBlocks, 0);

@@ -42,14 +42,8 @@
  * @module
  */
 
-import {
-  adjacentViews,
-  type BufferRange,
-  bufferRange,
-  newBufferRange,
-  type ReadableBuffer,
-} from "../readable_buffer.ts";
-import type { BufferSegment } from "../_segment.ts";
+import { adjacentViews, type ReadableBuffer, walkRuns } from "../readable_buffer.ts";
+import { RunCursor } from "../_runs.ts";
 import { RespError, respLimitError, respSyntaxError } from "../errors.ts";
 
 /** A reply value (see the module doc for the mapping from RESP types). */
@@ -185,8 +179,8 @@ export class RespParser {
   bytesScanned = 0;
   /** Bytes copied out of the buffer into values (for tests: each once). */
   bytesCopied = 0;
-  /** Segments the cursor loaded (for tests: the walk over segments is linear too). */
-  segmentsVisited = 0;
+  /** Runs of segments the cursor loaded (for tests: the walk over the buffer is linear too). */
+  runsVisited = 0;
 
   readonly #limits: RespLimits;
   readonly #sink: ReplySink;
@@ -208,12 +202,13 @@ export class RespParser {
   #base = 0;
 
   // The cursor: #bytes[#i] is the next byte; #bytes[#i, #limit) are the buffer's bytes in this
-  // segment, #bytes[0] is at buffer offset #segStart. #segment indexes #range.segments.
+  // run (#runs' current run: a segment, or segments adjacent in memory), #bytes[0] is at buffer
+  // offset #segStart. #runs walks the buffer from offset #walkFrom.
   #buffer: ReadableBuffer | undefined;
-  readonly #range: BufferRange = newBufferRange();
+  readonly #runs = new RunCursor();
+  #walkFrom = 0;
   #length = 0;
-  #segment = 0;
-  #bytes: Uint8Array = new Uint8Array(0);
+  #bytes: Uint8Array = EMPTY;
   #i = 0;
   #limit = 0;
   #segStart = 0;
@@ -242,7 +237,6 @@ export class RespParser {
   parse(buffer: ReadableBuffer): number {
     this.#buffer = buffer;
     const length = (this.#length = buffer.length);
-    bufferRange(buffer, this.#range);
     let consumed = 0;
     try {
       // A bulk string still short of its length: nothing to look at (not even the cursor).
@@ -266,7 +260,9 @@ export class RespParser {
       if (this.#state === IDLE) this.#resume = this.#segStart + this.#i;
     } finally {
       this.#buffer = undefined;
-      this.#range.segments = NO_SEGMENTS;
+      this.#runs.finish();
+      this.#bytes = EMPTY;
+      this.#i = this.#limit = this.#segStart = 0;
     }
     this.#resume -= consumed;
     this.#scanned -= consumed;
@@ -276,91 +272,42 @@ export class RespParser {
 
   // ---- cursor ----
 
-  /** Puts the cursor at buffer offset `offset`, finding its segment by binary search. */
+  /** Puts the cursor at buffer offset `offset` (at most the length): a new walk from there. */
   #seekStart(offset: number): void {
-    const range = this.#range;
-    const segments = range.segments;
-    const position = range.start + offset;
-    let lo = range.first;
-    let hi = range.last;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((segments[mid] as BufferSegment).runningIndex <= position) lo = mid;
-      else hi = mid - 1;
-    }
-    this.#segment = lo;
-    this.#loadSegment();
-    this.#seekForward(offset);
+    this.#walkFrom = offset;
+    walkRuns(this.#buffer as ReadableBuffer, this.#runs, offset);
+    this.#load(this.#runs.next());
   }
 
   /** Moves the cursor forward to buffer offset `offset` (at most the buffer's length). */
   #seekForward(offset: number): void {
-    for (;;) {
-      const at = offset - this.#segStart;
-      if (at <= this.#limit) {
-        this.#i = at;
-        if (at < this.#limit || this.#segment >= this.#range.last) return;
-      }
-      if (this.#segment >= this.#range.last) {
-        this.#i = this.#limit;
-        return;
-      }
-      this.#segment++;
-      this.#loadSegment();
-    }
+    const runs = this.#runs;
+    const at = offset - this.#walkFrom;
+    if (at >= runs.offset + (runs.to - runs.from)) this.#load(runs.seek(at));
+    this.#i = offset - this.#segStart;
   }
 
-  /** Moves to the start of the next segment; false (cursor unmoved) at the last one. */
+  /** Moves to the start of the next run; false (the cursor at the buffer's end) after the last. */
   #nextSegment(): boolean {
-    const range = this.#range;
-    if (this.#segment >= range.last || this.#length === 0) return false;
-    this.#segment++;
-    this.#loadSegment();
-    return this.#i < this.#limit || this.#nextSegment();
+    const more = this.#runs.next();
+    this.#load(more);
+    return more;
   }
 
   /**
-   * Loads segment #segment, joined with the segments after it that lie next to it in memory
-   * (a channel's blocks mostly do): one view over the run, so a value that crosses their
-   * boundaries still takes the fast paths. #segment ends at the run's last segment.
+   * Loads the cursor's run into the fields the element readers use, at its first byte: a run
+   * (segments adjacent in memory joined, as a channel's blocks mostly are) is one view, so a
+   * value that crosses their boundaries still takes the fast paths. With no run (`more`
+   * false: the walk is over) the cursor is at the buffer's end with no bytes.
    */
-  #loadSegment(): void {
-    const range = this.#range;
-    const segments = range.segments;
-    const seg = segments[this.#segment] as BufferSegment | undefined;
-    if (seg === undefined || range.start === range.end) {
-      this.#bytes = EMPTY;
-      this.#i = this.#limit = this.#segStart = 0;
-      return;
-    }
-    this.segmentsVisited++;
-    const ri = seg.runningIndex;
-    const bytes = seg.bytes;
-    this.#i = range.start > ri ? range.start - ri : 0;
-    const to = range.end - ri;
-    let limit = to < seg.end ? to : seg.end;
-    this.#segStart = ri - range.start;
-    let k = this.#segment;
-    // The run reaches its last block's end, so the next block may continue it in memory.
-    let open = limit === bytes.length;
-    while (open && k < range.last) {
-      const next = segments[k + 1] as BufferSegment;
-      const nextBytes = next.bytes;
-      if (nextBytes.buffer !== bytes.buffer || nextBytes.byteOffset !== bytes.byteOffset + limit) break;
-      const nextTo = range.end - next.runningIndex;
-      const used = nextTo < next.end ? nextTo : next.end;
-      limit += used;
-      k++;
-      this.segmentsVisited++;
-      open = used === nextBytes.length;
-    }
-    if (k === this.#segment) {
-      this.#bytes = bytes;
-    } else {
-      this.#bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, limit);
-      this.#segment = k;
-    }
-    this.#limit = limit;
+  #load(more: boolean): void {
+    const runs = this.#runs;
+    if (more) this.runsVisited++;
+    // A finished walk has no bytes, an empty run at the walk's end.
+    this.#bytes = runs.bytes;
+    this.#i = runs.from;
+    this.#limit = runs.to;
+    this.#segStart = this.#walkFrom + runs.offset - runs.from;
   }
 
   /** The byte at buffer offset `offset` (in range). */
@@ -702,7 +649,6 @@ export class RespParser {
 }
 
 const EMPTY = new Uint8Array(0);
-const NO_SEGMENTS: readonly BufferSegment[] = [];
 const DOUBLE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Bytes as Latin-1 text (for numbers and error messages; they are short). */
