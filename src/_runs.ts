@@ -1,9 +1,10 @@
 /**
  * {@linkcode RunCursor}: the one walk over a buffer's bytes as runs, for the code that works
- * on bytes where they lie (base64, UTF-8, lines, search, the socket writers). A run is one
- * segment's bytes, or consecutive segments that lie next to each other in the same memory
- * joined into one (a channel rents blocks in address order, so a bulk write is mostly one
- * run): one kernel call, one `TextDecoder` call or one socket write covers it.
+ * on bytes where they lie (base64, UTF-8, lines, search, the socket writers, compression,
+ * `BufferReader`'s text primitives, the RESP parser). A run is one segment's bytes, or
+ * consecutive segments that lie next to each other in the same memory joined into one (a
+ * channel rents blocks in address order, so a bulk write is mostly one run): one kernel call,
+ * one `TextDecoder` call or one socket write covers it.
  *
  * | what the cursor gives | allocates? |
  * | --- | --- |

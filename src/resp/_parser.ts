@@ -250,7 +250,7 @@ export class RespParser {
         } else if (this.#state === LINE) {
           value = this.#lineSlow();
         } else {
-          if (this.#i >= this.#limit && !this.#nextSegment()) break;
+          if (this.#i >= this.#limit && !this.#nextRun()) break;
           value = this.#element();
         }
         if (value === NEED_MORE) break;
@@ -288,7 +288,7 @@ export class RespParser {
   }
 
   /** Moves to the start of the next run; false (the cursor at the buffer's end) after the last. */
-  #nextSegment(): boolean {
+  #nextRun(): boolean {
     const more = this.#runs.next();
     this.#load(more);
     return more;
