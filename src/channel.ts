@@ -389,7 +389,11 @@ export class Channel {
 
   /** The state of a new channel: nothing written, both sides open and idle. */
   #initState(): void {
-    this.#headPosition = this.#examinedPosition = this.#tailPosition = this.#writePosition = 0;
+    this.#headPosition =
+      this.#examinedPosition =
+      this.#tailPosition =
+      this.#writePosition =
+        0;
     this.#writeState = WRITE_IDLE;
     this.#writeAvailable = 0;
     this.#memoryView = undefined;
