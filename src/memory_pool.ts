@@ -219,18 +219,48 @@ class Slab {
   }
 }
 
-/** The first index from `from` that starts `count` FREE blocks, or -1. */
+/**
+ * The first index from `from` that starts `count` FREE blocks, or -1. A plain loop: V8's
+ * `Uint8Array.prototype.indexOf` and `fill` cost 100+ ns a call even on a few bytes, and
+ * ~2 ns a byte when they miss (bench/pool_memory.ts, "rent + release").
+ */
 function findRun(state: Uint8Array, from: number, count: number): number {
-  const end = state.length;
-  let i = state.indexOf(FREE, from);
-  while (i >= 0 && i + count <= end) {
-    if (count === 1) return i;
-    const taken = state.indexOf(TAKEN, i + 1);
-    const runEnd = taken < 0 ? end : taken;
-    if (runEnd - i >= count) return i;
-    i = state.indexOf(FREE, runEnd);
+  let run = 0;
+  for (let i = from; i < state.length; i++) {
+    if (state[i] !== FREE) run = 0;
+    else if (++run === count) return i - count + 1;
   }
   return -1;
+}
+
+/** Sets `state[from, from + count)` to `value` (a loop, for the reason findRun gives). */
+function mark(state: Uint8Array, from: number, count: number, value: number): void {
+  for (let i = from; i < from + count; i++) state[i] = value;
+}
+
+/** Marks every block or span of `list` FREE in its slab again, and empties the list. */
+function returnToSlabs(list: PoolBlock[]): void {
+  for (let block = list.pop(); block !== undefined; block = list.pop()) {
+    const slab = slabOf(block);
+    const index = indexOf(block);
+    const count = countOf(block);
+    mark(slab.state, index, count, FREE);
+    slab.free += count;
+    if (index < slab.lowestFree) slab.lowestFree = index;
+  }
+}
+
+/** Removes from `list` the blocks of slabs no longer in the pool (index -1); returns the blocks removed. */
+function dropTrimmed(list: PoolBlock[]): number {
+  let kept = 0;
+  let dropped = 0;
+  for (let i = 0; i < list.length; i++) {
+    const block = list[i] as PoolBlock;
+    if (slabOf(block).index >= 0) list[kept++] = block;
+    else dropped += countOf(block);
+  }
+  list.length = kept;
+  return dropped;
 }
 
 /** Starts a timer that does not keep the process alive (Node and Bun: unref; Deno: unrefTimer). */
@@ -307,9 +337,13 @@ export class MemoryPool {
   /** Whether released blocks are poisoned. */
   readonly debug: boolean;
 
-  // Invariant: every block of every slab is rented (TAKEN), on #free (TAKEN), or FREE in its slab.
-  // #free holds single blocks only; spans go back to their slab's state at release.
-  readonly #free: PoolBlock[] = [];
+  // Invariant: every block of every slab is rented, on a free list (both TAKEN), or FREE in
+  // its slab. Released blocks and spans wait on free lists by size, last in first out, for
+  // the next rent of that size: O(1) both ways. When a rent finds neither a list entry nor a
+  // FREE run, the lists go back to their slabs (#flushFree) before a slab is added.
+  readonly #free: PoolBlock[] = []; // single blocks
+  readonly #spanFree: (PoolBlock[] | undefined)[] = []; // spans by block count
+  #spanFreeBlocks = 0; // blocks in the spans on #spanFree
   readonly #slabs: Slab[] = [];
   #firstFreeSlab = 0; // no slab before this index has a FREE block
   #rented = 0; // blocks rented (spans count their blocks, oversize blocks one)
@@ -420,15 +454,12 @@ export class MemoryPool {
       return;
     }
     if (count > 1) {
-      const index = indexOf(block);
-      slab.state.fill(FREE, index, index + count);
-      slab.free += count;
-      if (index < slab.lowestFree) slab.lowestFree = index;
-      if (slab.index < this.#firstFreeSlab) this.#firstFreeSlab = slab.index;
       slab.rented -= count;
       this.#rented -= count;
       this.#rentedBytes -= count * this.blockSize;
       this.#spans--;
+      (this.#spanFree[count] ??= []).push(block);
+      this.#spanFreeBlocks += count;
       return;
     }
     slab.rented = 0;
@@ -477,7 +508,7 @@ export class MemoryPool {
 
   /** A snapshot of the pool's counters. */
   stats(): MemoryPoolStats {
-    let free = this.#free.length;
+    let free = this.#free.length + this.#spanFreeBlocks;
     let idle = 0;
     for (const slab of this.#slabs) {
       free += slab.free;
@@ -509,8 +540,8 @@ export class MemoryPool {
       const index = findRun(slab.state, slab.lowestFree, count);
       if (index >= 0) return this.#claim(slab, index, count);
     }
-    if (count > 1 && this.#free.length > 0) {
-      // Single blocks cached on the free list may complete a run: return them to their slabs.
+    if (this.#free.length > 0 || this.#spanFreeBlocks > 0) {
+      // Blocks and spans waiting on the free lists may make a run: return them to their slabs.
       this.#flushFree();
       return this.#take(count);
     }
@@ -518,7 +549,7 @@ export class MemoryPool {
   }
 
   #claim(slab: Slab, index: number, count: number): PoolBlock {
-    slab.state.fill(TAKEN, index, index + count);
+    mark(slab.state, index, count, TAKEN);
     slab.free -= count;
     if (index === slab.lowestFree) slab.lowestFree = index + count;
     const offset = KERNEL_RESERVED_BYTES + index * this.blockSize;
@@ -530,16 +561,11 @@ export class MemoryPool {
     return span;
   }
 
-  /** Puts every single block of the free list back into its slab as FREE. */
+  /** Puts every block and span of the free lists back into its slab as FREE. */
   #flushFree(): void {
-    const free = this.#free;
-    for (let block = free.pop(); block !== undefined; block = free.pop()) {
-      const slab = slabOf(block);
-      const index = indexOf(block);
-      slab.state[index] = FREE;
-      slab.free++;
-      if (index < slab.lowestFree) slab.lowestFree = index;
-    }
+    returnToSlabs(this.#free);
+    for (const list of this.#spanFree) if (list !== undefined) returnToSlabs(list);
+    this.#spanFreeBlocks = 0;
     this.#firstFreeSlab = 0;
   }
 
@@ -590,7 +616,9 @@ export class MemoryPool {
     }
     const count = Math.ceil(size / this.blockSize);
     if (count <= this.blocksPerSlab) {
-      const span = this.#take(count);
+      let span = this.#spanFree[count]?.pop();
+      if (span !== undefined) this.#spanFreeBlocks -= count;
+      else span = this.#take(count);
       const slab = slabOf(span);
       slab.rented += count;
       slab.idleTicks = 0;
@@ -667,14 +695,9 @@ export class MemoryPool {
     }
     if (kept < slabs.length) {
       slabs.length = kept;
-      // Single blocks of dropped slabs leave the free list (their slab's index is -1).
-      const free = this.#free;
-      let k = 0;
-      for (let i = 0; i < free.length; i++) {
-        const block = free[i] as PoolBlock;
-        if (slabOf(block).index >= 0) free[k++] = block;
-      }
-      free.length = k;
+      // Blocks and spans of dropped slabs leave the free lists (their slab's index is -1).
+      dropTrimmed(this.#free);
+      for (const list of this.#spanFree) if (list !== undefined) this.#spanFreeBlocks -= dropTrimmed(list);
       this.#firstFreeSlab = 0;
     }
     const oversize = this.#oversizeFree;
