@@ -527,8 +527,9 @@ export class Channel {
    */
   #spaceFor(left: number, minimum: number): BufferSegment {
     if (left <= this.#minimumSegmentSize) return this.#ensureSpace(minimum);
+    const span = left < this.#maxWriteSpan ? left : this.#maxWriteSpan;
     try {
-      return this.#ensureSpace(left < this.#maxWriteSpan ? left : this.#maxWriteSpan);
+      return this.#ensureSpace(span > minimum ? span : minimum);
     } catch (error) {
       // A pool near its maxBytes may have no run of free blocks that long: go block by block.
       if (error instanceof RangeError) return this.#ensureSpace(minimum);

@@ -315,6 +315,16 @@ describe("B. writer", () => {
     assert.equal(r.buffer.isSingleSegment, false);
   });
 
+  it("writeUtf8 of a short text starting with a 4-byte character moves past a head with 1 to 3 bytes free", async () => {
+    for (let used = 13; used <= 16; used++) {
+      const { writer, reader } = fixture({ blockSize: 16, minimumSegmentSize: 1, pause: 0, resume: 0 });
+      await writer.write(new Uint8Array(used));
+      await writer.writeUtf8("😀a");
+      const r = await reader.read();
+      assert.deepEqual(r.buffer.slice(used).toUint8Array(), utf8.encode("😀a"));
+    }
+  });
+
   it("write and writeUtf8 reject wrong types with TypeError", async () => {
     const { writer } = fixture();
     await assert.rejects(writer.write("x" as unknown as Uint8Array), TypeError);
