@@ -206,8 +206,8 @@ export class Channel {
   #segmentHead = 0;
   readonly #spare: BufferSegment[] = [];
 
-  // Stream positions (bytes since creation or reset). Invariant:
-  // #headPosition <= #examinedPosition <= #tailPosition <= #writePosition.
+  // Stream positions (bytes since creation, reset, or the last time nothing was buffered: see
+  // #rebase). Invariant: #headPosition <= #examinedPosition <= #tailPosition <= #writePosition.
   #headPosition = 0; // first unconsumed byte
   #examinedPosition = 0; // end of the bytes the reader has examined
   #tailPosition = 0; // end of flushed bytes
@@ -787,11 +787,30 @@ export class Channel {
       clear(segments);
       this.#segmentHead = 0;
       this.#memoryView = undefined;
+      if (this.#headPosition === this.#writePosition) this.#rebase();
     } else if (i >= 32 && i * 2 >= count) {
       segments.copyWithin(0, i);
       for (let k = count - i; k < count; k++) segments.pop();
       this.#segmentHead = 0;
     }
+  }
+
+  /**
+   * Counts positions from 0 again once nothing is buffered. Positions are only ever compared
+   * and subtracted, so shifting all of them changes nothing, and keeps them small integers:
+   * past 2^30 (1 GiB through one channel) engines store them as heap numbers, which a write
+   * and a read then allocate (bench/alloc_per_cycle.ts, the 64 KiB case).
+   */
+  #rebase(): void {
+    const shift = this.#writePosition;
+    this.#headPosition =
+      this.#examinedPosition =
+      this.#tailPosition =
+      this.#writePosition =
+        0;
+    this.#bufferStart -= shift;
+    this.#bufferEnd -= shift;
+    this.#memoryViewEnd = -1;
   }
 
   #releaseAll(): void {
