@@ -347,7 +347,7 @@ export class MemoryPool {
   readonly #slabs: Slab[] = [];
   #firstFreeSlab = 0; // no slab before this index has a FREE block
   #rented = 0; // blocks rented (spans count their blocks, oversize blocks one)
-  #rentedBytes = 0;
+  #oversizeBytes = 0; // bytes of the oversize blocks rented (blocks and spans: #rented × blockSize)
   #spans = 0;
   #oversize = 0;
   // Released oversize blocks kept for reuse, and their bytes.
@@ -430,7 +430,6 @@ export class MemoryPool {
     slab.idleTicks = 0;
     block.rented = true;
     this.#rented++;
-    this.#rentedBytes += this.blockSize;
     return block;
   }
 
@@ -449,14 +448,12 @@ export class MemoryPool {
     if (count === 1) {
       slab.rented--;
       this.#rented--;
-      this.#rentedBytes -= this.blockSize;
       this.#free.push(block);
       return;
     }
     if (count > 1) {
       slab.rented -= count;
       this.#rented -= count;
-      this.#rentedBytes -= count * this.blockSize;
       this.#spans--;
       (this.#spanFree[count] ??= []).push(block);
       this.#spanFreeBlocks += count;
@@ -465,7 +462,7 @@ export class MemoryPool {
     slab.rented = 0;
     slab.idleTicks = 0;
     this.#rented--;
-    this.#rentedBytes -= block.bytes.byteLength;
+    this.#oversizeBytes -= block.bytes.byteLength;
     this.#oversize--;
     // Kept for the next large rent (a new memory costs 40 µs to 2 ms: bench/channel_throughput.ts),
     // within bounds; otherwise the memory is dropped with the block.
@@ -521,7 +518,7 @@ export class MemoryPool {
       spans: this.#spans,
       oversizeBlocks: this.#oversize,
       freeOversizeBlocks: this.#oversizeFree.length,
-      rentedBytes: this.#rentedBytes,
+      rentedBytes: (this.#rented - this.#oversize) * this.blockSize + this.#oversizeBytes,
       reservedBytes: this.#reservedBytes,
       idleSlabs: idle,
       trimmedBytes: this.#trimmedBytes,
@@ -624,7 +621,6 @@ export class MemoryPool {
       slab.idleTicks = 0;
       span.rented = true;
       this.#rented += count;
-      this.#rentedBytes += count * this.blockSize;
       this.#spans++;
       return span;
     }
@@ -634,7 +630,7 @@ export class MemoryPool {
     slab.idleTicks = 0;
     block.rented = true;
     this.#rented++;
-    this.#rentedBytes += block.bytes.byteLength;
+    this.#oversizeBytes += block.bytes.byteLength;
     this.#oversize++;
     return block;
   }
