@@ -29,6 +29,7 @@ const BENCHMARKS = [
   "tcp",
   "file_copy",
   "idle_connections",
+  "pool_memory",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).

@@ -103,6 +103,17 @@ export const POISON_BYTE = 0xdd;
  * The `idleTrimMs` of {@linkcode MemoryPool.shared}: a slab idle for 10 seconds goes back to
  * the host (.NET 10's pool runs its eviction every 10 seconds too:
  * research/seed-and-pipelines.md §5).
+ *
+ * @example The shared pool gives idle memory back on its own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryPool, SHARED_IDLE_TRIM_MS } from "@channels/channels";
+ *
+ * assert.equal(MemoryPool.shared.idleTrimMs, SHARED_IDLE_TRIM_MS);
+ * // A pool of your own trims only when asked to:
+ * assert.equal(new MemoryPool().idleTrimMs, Infinity);
+ * assert.equal(new MemoryPool({ idleTrimMs: 1000 }).idleTrimMs, 1000);
+ * ```
  */
 export const SHARED_IDLE_TRIM_MS = 10_000;
 
