@@ -369,7 +369,7 @@ export class MemoryPool {
   #trimmedBytes = 0;
   readonly #slabPages: number;
   #timer: unknown = undefined;
-  readonly #onTick = (): void => this.#tick();
+  #self: WeakRef<MemoryPool> | undefined; // what the idle timer holds
 
   /**
    * Creates a pool. No memory is reserved until the first rent.
@@ -727,7 +727,13 @@ export class MemoryPool {
 
   #armTimer(): void {
     if (this.#timer === undefined && this.idleTrimMs !== Infinity) {
-      this.#timer = unrefTimeout(this.#onTick, Math.max(1, this.idleTrimMs / 2));
+      // The timer holds the pool weakly: a pool its user dropped (blocks still rented or not)
+      // is collected with its slabs, instead of being kept alive by its own timer.
+      const self = this.#self ??= new WeakRef(this);
+      this.#timer = unrefTimeout(() => {
+        const pool = self.deref();
+        if (pool !== undefined) pool.#tick();
+      }, Math.max(1, this.idleTrimMs / 2));
     }
   }
 

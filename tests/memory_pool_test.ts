@@ -567,9 +567,6 @@ describe("trim() and idleTrimMs", () => {
   });
 
   it("the idle timer never keeps the process alive (a child exits at once)", { timeout: 60_000 }, async () => {
-    const onDeno = "Deno" in globalThis && process.versions.bun === undefined;
-    const onBun = process.versions.bun !== undefined;
-    const mod = new URL(import.meta.url.endsWith(".ts") ? "../mod.ts" : "../mod.js", import.meta.url).href;
     const code = `
       const { Channel, MemoryPool } = await import(${JSON.stringify(mod)});
       const pool = new MemoryPool({ idleTrimMs: 600000 });
@@ -580,23 +577,60 @@ describe("trim() and idleTrimMs", () => {
       channel.reader.advanceTo(buffer.length);
       console.log("done");
     `;
-    const args = onDeno ? ["eval", code] : onBun ? ["-e", code] : ["--input-type=module", "-e", code];
     const started = Date.now();
-    const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-      child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
-      child.once("error", reject);
-      child.once("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const outcome = await runChild(code);
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.equal(outcome.stdout.trim(), "done");
     assert.ok(Date.now() - started < 40_000, "the child did not wait for the pool's timers");
   });
+
+  it("the idle timer holds its pool weakly: a dropped pool is collected, rented blocks and all", {
+    timeout: 60_000,
+  }, async () => {
+    const code = `
+      const { MemoryPool } = await import(${JSON.stringify(mod)});
+      const gc = globalThis.Bun ? () => globalThis.Bun.gc(true) : globalThis.gc;
+      let collected = false;
+      const registry = new FinalizationRegistry(() => (collected = true));
+      (() => {
+        const pool = new MemoryPool({ idleTrimMs: 20 });
+        pool.rent(); // never released: the slab is never idle, the timer keeps ticking
+        registry.register(pool, "pool");
+      })();
+      for (let i = 0; i < 100 && !collected; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      console.log(collected ? "collected" : "still alive");
+    `;
+    const outcome = await runChild(code, true);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal(outcome.stdout.trim(), "collected");
+  });
 });
+
+const onDeno = "Deno" in globalThis && process.versions.bun === undefined;
+const onBun = process.versions.bun !== undefined;
+const mod = new URL(import.meta.url.endsWith(".ts") ? "../mod.ts" : "../mod.js", import.meta.url).href;
+
+/** Runs `code` (an ES module) in a child process of this runtime, with a GC to call when `exposeGc`. */
+function runChild(code: string, exposeGc = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const args = onDeno
+    ? ["eval", ...(exposeGc ? ["--v8-flags=--expose-gc"] : []), code]
+    : onBun
+    ? ["-e", code]
+    : [...(exposeGc ? ["--expose-gc"] : []), "--input-type=module", "-e", code];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
