@@ -386,7 +386,11 @@ export class MemoryPool {
       throw rangeError("create the pool", "maxBytes must be a positive number", maxBytes);
     }
     if (typeof idleTrimMs !== "number" || !(idleTrimMs > 0) || (idleTrimMs > MAX_TIMER_MS && idleTrimMs !== Infinity)) {
-      throw rangeError("create the pool", `idleTrimMs must be from 1 to ${MAX_TIMER_MS}, or Infinity`, idleTrimMs);
+      throw rangeError(
+        "create the pool",
+        `idleTrimMs must be a positive number of milliseconds up to ${MAX_TIMER_MS}, or Infinity`,
+        idleTrimMs,
+      );
     }
     // The default slab shrinks to fit maxBytes; an explicit one is the most a slab holds.
     const fitting = Math.floor((maxBytes - KERNEL_RESERVED_BYTES) / blockSize);
