@@ -228,6 +228,14 @@ class Slab {
   kernels(): Kernels {
     return this.#kernels ??= instantiateKernels(this.memory);
   }
+
+  /**
+   * Lets the memory go: the pool holds it no more, and neither do the kernels. Views of it
+   * (stale ones a user kept) keep it alive until they are unreachable; nothing detaches.
+   */
+  letGo(): void {
+    this.#kernels = undefined;
+  }
 }
 
 /**
@@ -490,6 +498,7 @@ export class MemoryPool {
       this.#armTimer();
     } else {
       this.#reservedBytes -= slab.byteLength;
+      slab.letGo();
     }
   }
 
@@ -613,10 +622,11 @@ export class MemoryPool {
   /** Drops kept oversize blocks while `bytes` more would pass maxBytes. */
   #dropKeptOversize(bytes: number): void {
     while (this.#reservedBytes + bytes > this.maxBytes && this.#oversizeFree.length > 0) {
-      const dropped = slabOf(this.#oversizeFree.pop() as PoolBlock).byteLength;
-      this.#oversizeFreeBytes -= dropped;
-      this.#reservedBytes -= dropped;
-      this.#trimmedBytes += dropped;
+      const slab = slabOf(this.#oversizeFree.pop() as PoolBlock);
+      slab.letGo();
+      this.#oversizeFreeBytes -= slab.byteLength;
+      this.#reservedBytes -= slab.byteLength;
+      this.#trimmedBytes += slab.byteLength;
     }
   }
 
@@ -699,6 +709,7 @@ export class MemoryPool {
       if (slab.rented === 0 && slab.idleTicks >= minimumIdleTicks) {
         released += slab.byteLength;
         slab.index = -1;
+        slab.letGo();
       } else {
         slab.index = kept;
         slabs[kept++] = slab;
@@ -719,6 +730,7 @@ export class MemoryPool {
       if (slab.idleTicks >= minimumIdleTicks) {
         released += slab.byteLength;
         this.#oversizeFreeBytes -= slab.byteLength;
+        slab.letGo();
       } else {
         oversize[k++] = block;
       }
