@@ -173,7 +173,7 @@ describe("MemoryPool", () => {
     assert.throws(() => pool.rent(), {
       name: "RangeError",
       message:
-        "Cannot rent a block as the pool must stay within its maxBytes of 131072 bytes and holds 131072: received a request for 65536 more bytes",
+        "Cannot rent a block as the pool must stay within its maxBytes of 131072 bytes and holds 131072: received a request for 131072 more bytes",
     });
     assert.throws(() => pool.rent(1_000_000), {
       message:
