@@ -57,7 +57,14 @@ export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_
 export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
 export { BufferWriter } from "./src/buffer_writer.ts";
-export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
+export {
+  MemoryPool,
+  type MemoryPoolOptions,
+  type MemoryPoolStats,
+  POISON_BYTE,
+  PoolBlock,
+  SHARED_IDLE_TRIM_MS,
+} from "./src/memory_pool.ts";
 export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
 export { fromRequest, toResponse } from "./src/http.ts";
 export type {

@@ -1,4 +1,5 @@
-// Heap bytes allocated per write/flush/read/advanceTo cycle of a Channel, with 4 KiB chunks,
+// Heap bytes allocated per write/flush/read/advanceTo cycle of a Channel, with 4 KiB chunks (and one
+// case of 64 KiB, a span per write),
 // against an await and the WHATWG reader.read() loop (research/perf-anchors.md §6).
 //
 //   node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 dist-bench/bench/alloc_per_cycle.js
@@ -127,6 +128,8 @@ if (rt === "bun") {
 
 const pool = new MemoryPool();
 const chunk = new Uint8Array(CHUNK).fill(0x61);
+// A write past the block size: one span per write (MemoryPool spans), released and rented again.
+const bigChunk = new Uint8Array(64 * 1024).fill(0x62);
 const resolved = Promise.resolve(0);
 
 /**
@@ -173,6 +176,18 @@ const CASES: Case[] = [
         reader.advanceTo(tryReadNow(reader).buffer.length);
       }
     })(channel()),
+  },
+  {
+    id: "channel-write-64k-tryread",
+    label: "Channel, one task: await write(64 KiB chunk) (one span); tryRead(); advanceTo",
+    run: ((ch) => async (n: number) => {
+      const { reader, writer } = ch;
+      for (let i = 0; i < n; i++) {
+        // deno-lint-ignore no-await-in-loop
+        await writer.write(bigChunk);
+        reader.advanceTo(tryReadNow(reader).buffer.length);
+      }
+    })(new Channel({ pool, pauseWriterThreshold: 0 })),
   },
   {
     id: "channel-write-read",

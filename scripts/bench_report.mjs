@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNTIMES = ["deno", "bun", "node"];
 const NOISY = 20;
-const PEERS = ["whatwg-transform", "whatwg-pipeto", "node-transform", "node-passthrough"];
+const PEERS = ["floor-copy-await", "whatwg-transform", "whatwg-pipeto", "node-transform", "node-passthrough"];
 const CHANNELS = ["channel-write", "channel-getmemory"];
 
 function load(runtime, benchmark) {
@@ -115,7 +115,8 @@ function throughputSection(reports) {
   });
   return [
     "Channel MB/s ÷ peer MB/s (above 1: the Channel is faster). Peers: WHATWG `TransformStream` read loop,",
-    "`pipeTo` through a `TransformStream`, and `node:stream` `Transform` / `PassThrough`.",
+    "`pipeTo` through a `TransformStream`, and `node:stream` `Transform` / `PassThrough`; `floor-copy-await` is",
+    "`Uint8Array.set` of the chunk plus one await, what a copying `write()` cannot beat.",
     "",
     ratios,
     "",
@@ -405,6 +406,28 @@ function idleSection(reports) {
   ].join("\n");
 }
 
+function poolSection(reports) {
+  const labels = [];
+  for (const report of Object.values(reports)) {
+    for (const s of report.summary) for (const row of s.rows) if (!labels.includes(row.label)) labels.push(row.label);
+  }
+  const body = table(reports, labels, (report, label) => {
+    for (const s of report.summary) {
+      const row = s.rows.find((r) => r.label === label);
+      if (row) return row.value;
+    }
+    return undefined;
+  });
+  return [
+    "Rentable bytes under `maxBytes` (4 KiB blocks and 64 KiB spans until the pool refuses, ÷ the limit; target ≥ 95 %),",
+    "and RSS after a 512 MiB burst through a channel minus RSS before it, after a full GC (target ≤ 64 MiB once trimmed).",
+    "`pool-kept`: no trim (a pool that never shrinks); `pool-trim`: `pool.trim()`; `pool-idle-trim`: `idleTrimMs: 200`;",
+    "`plain-arrays`: the same bytes as `Uint8Array` chunks, dropped.",
+    "",
+    body,
+  ].join("\n");
+}
+
 const SECTIONS = [
   ["channel_throughput", "Channel vs WHATWG streams and node:stream", throughputSection],
   ["alloc_per_cycle", "Allocation per cycle", allocSection],
@@ -415,6 +438,7 @@ const SECTIONS = [
   ["tcp", "TCP loopback", tcpSection],
   ["file_copy", "File copy", fileCopySection],
   ["idle_connections", "Idle connections", idleSection],
+  ["pool_memory", "Pool memory over time", poolSection],
 ];
 
 // ---- chart ------------------------------------------------------------------------------------

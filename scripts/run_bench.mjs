@@ -32,6 +32,7 @@ const BENCHMARKS = [
   "idle_connections",
   "compression",
   "resp",
+  "pool_memory",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).

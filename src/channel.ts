@@ -60,6 +60,24 @@ const ACTIVE = 2;
 const TENTATIVE = 3;
 type ReadState = typeof IDLE | typeof PENDING | typeof ACTIVE | typeof TENTATIVE;
 
+// Write states. Transitions (anything else throws):
+//
+// | state          | getMemory()         | advance(n)                         | flush()/write()/writeUtf8() | complete()       |
+// |----------------|---------------------|------------------------------------|-----------------------------|------------------|
+// | WRITE_IDLE     | → WRITE_MEMORY      | n = 0 only, else RangeError        | → WRITE_IDLE                | → WRITE_COMPLETED|
+// | WRITE_MEMORY   | → WRITE_MEMORY      | n up to what the view has left     | → WRITE_IDLE                | → WRITE_COMPLETED|
+// |                | (a view of the rest)| (else RangeError); stays           |                             |                  |
+// | WRITE_COMPLETED| throws WRITER_COMPLETED | throws WRITER_COMPLETED        | rejects WRITER_COMPLETED    | nothing (first wins) |
+//
+// In WRITE_MEMORY the write head is kept even when the reader consumed all of it (the view
+// points into it). Orthogonal to these: a flush may wait for backpressure (#flushWaiter; a
+// flush or write meanwhile joins it), and once the reader completed, advance and write drop
+// their bytes and flushes report isCompleted.
+const WRITE_IDLE = 0;
+const WRITE_MEMORY = 1;
+const WRITE_COMPLETED = 2;
+type WriteState = typeof WRITE_IDLE | typeof WRITE_MEMORY | typeof WRITE_COMPLETED;
+
 // Flush results are shared and frozen; so are the settled promises of them, which makes a
 // flush that need not wait allocation-free.
 const FLUSH_RESULTS: readonly FlushResult[] = [
@@ -91,12 +109,19 @@ class ChannelReadResult implements ReadResult {
 // How many microtasks a flush waits before it wakes a waiting reader. Waking at once gives one
 // chunk per read when producer and consumer alternate; letting the producer's own continuation
 // run first batches several flushes into one read. bench/channel_throughput.ts, 1 and 4 KiB
-// chunks: 1 hop (wake at once) vs 4 hops = 260 vs ~150 ns a chunk on Deno, 210 vs ~160 on Bun;
-// more hops gained little. Latency grows by only these few microtasks.
-const WAKE_DELAY_MICROTASKS = 4;
+// chunks: 1 hop (wake at once) vs 4 hops = 260 vs ~150 ns a chunk on Deno, 210 vs ~160 on Bun.
+// 8 hops batch 4.5 writes a read instead of 2.5, and cost 8–12 % less a chunk than 4 (Deno and
+// Bun, the fastest of 25 interleaved runs); 16 hit the 64 KiB pause threshold at 4 KiB chunks,
+// 32 lost. Latency grows by only these few microtasks.
+const WAKE_DELAY_MICROTASKS = 8;
 
 // Segment objects kept for reuse per channel (as Pipe's BufferSegment stack).
 const MAX_SPARE_SEGMENTS = 256;
+// The largest span a write() rents for its bytes (a write past it takes several). Past 64 KiB,
+// one segment more per MiB costs next to nothing, while a longer run of free blocks is harder
+// for the pool to find.
+const MAX_WRITE_SPAN = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 const MAX_MINIMUM_SEGMENT_SIZE = 1024 * 1024 * 1024;
 
 let createFacades: (channel: Channel) => [ReadableChannel, WritableChannel];
@@ -171,6 +196,10 @@ export class Channel {
   readonly #pause: number;
   readonly #resume: number;
   readonly #minimumSegmentSize: number;
+  readonly #maxWriteSpan: number; // MAX_WRITE_SPAN, or less when the pool's slabs are smaller
+
+  // The mutable state below is declared with values of its type (so engines keep numbers
+  // unboxed); #initState() sets what a new or reset channel starts from.
 
   // Segments holding unconsumed (or unflushed) bytes, oldest first: #segments[#segmentHead..].
   // Consecutive segments are contiguous in the stream: next.runningIndex = seg.runningIndex + seg.end.
@@ -179,21 +208,20 @@ export class Channel {
   #segmentHead = 0;
   readonly #spare: BufferSegment[] = [];
 
-  // Stream positions (bytes since creation or reset). Invariant:
-  // #headPosition <= #examinedPosition <= #tailPosition <= #writePosition.
+  // Stream positions (bytes since creation, reset, or the last time nothing was buffered: see
+  // #rebase). Invariant: #headPosition <= #examinedPosition <= #tailPosition <= #writePosition.
   #headPosition = 0; // first unconsumed byte
   #examinedPosition = 0; // end of the bytes the reader has examined
   #tailPosition = 0; // end of flushed bytes
   #writePosition = 0; // end of committed (advanced) bytes
 
   // Writer
-  #writing = false; // a getMemory view is out: its segment must not be released
-  #writeAvailable = 0; // bytes `advance` may still commit from the last getMemory view
+  #writeState: WriteState = WRITE_IDLE; // see the table above
+  #writeAvailable = 0; // bytes `advance` may still commit from the last getMemory view (WRITE_MEMORY)
   #memoryView: Uint8Array | undefined; // the last getMemory view, reused while nothing moved
   #memoryViewEnd = -1; // #writePosition when #memoryView was made
   #markPosition = 0; // #writePosition when the current write started
   #markEnd = 0; // the write head's end when the current write started
-  #writerCompleted = false;
   #writerError: unknown = undefined;
   #writerFailed = false;
   #flushCancelRequested = false;
@@ -214,6 +242,8 @@ export class Channel {
   readonly #readWaiter: Waiter<ReadResult>;
   // A flush wakes a waiting reader a few microtasks later, not at once, so a producer that is
   // ahead can flush more first and one read returns them all (see WAKE_DELAY_MICROTASKS).
+  // Not part of #initState(): a wake in flight at a reset ends on its own and settles nothing
+  // unless a read is pending and can be served, as a fresh wake would.
   #wakeScheduled = false;
   #wakeHops = 0;
   readonly #wake = (): void => {
@@ -256,7 +286,7 @@ export class Channel {
       cancelPendingRead(): void {
         this.#channel.#cancelPendingRead();
       }
-      complete(...error: [unknown?]): void {
+      complete(error?: unknown): void {
         this.#channel.#completeReader(error);
       }
     }
@@ -286,7 +316,7 @@ export class Channel {
       cancelPendingFlush(): void {
         this.#channel.#cancelPendingFlush();
       }
-      complete(...error: [unknown?]): void {
+      complete(error?: unknown): void {
         this.#channel.#completeWriter(error);
       }
     }
@@ -326,6 +356,7 @@ export class Channel {
     this.#pause = pause;
     this.#resume = resume;
     this.#minimumSegmentSize = minimumSegmentSize;
+    this.#maxWriteSpan = Math.max(1, Math.min(MAX_WRITE_SPAN, pool.blockSize * pool.blocksPerSlab));
     this.#flushWaiter = new Waiter<FlushResult>(() => {});
     this.#readWaiter = new Waiter<ReadResult>(() => {
       this.#readState = IDLE;
@@ -335,6 +366,7 @@ export class Channel {
     this.#result = new ChannelReadResult(this.#buffer);
     this.#ready = Promise.resolve(this.#result);
     [this.reader, this.writer] = createFacades(this);
+    this.#initState();
   }
 
   /** The pool the channel rents from. */
@@ -353,42 +385,45 @@ export class Channel {
    * @throws {ChannelStateError} `RESET_WHILE_OPEN` when a side is not completed.
    */
   reset(): void {
-    if (!this.#readerCompleted || !this.#writerCompleted) throw stateError("RESET_WHILE_OPEN");
+    if (!this.#readerCompleted || this.#writeState !== WRITE_COMPLETED) throw stateError("RESET_WHILE_OPEN");
     this.#releaseAll();
+    this.#initState();
+  }
+
+  /** The state of a new channel: nothing written, both sides open and idle. */
+  #initState(): void {
     this.#headPosition =
       this.#examinedPosition =
       this.#tailPosition =
       this.#writePosition =
         0;
-    this.#writing = false;
+    this.#writeState = WRITE_IDLE;
     this.#writeAvailable = 0;
     this.#memoryView = undefined;
     this.#memoryViewEnd = -1;
-    this.#writerCompleted =
-      this.#writerFailed =
-      this.#flushCancelRequested =
-      this.#writerPaused =
-        false;
+    this.#markPosition = this.#markEnd = 0;
     this.#writerError = undefined;
+    this.#writerFailed = this.#flushCancelRequested = this.#writerPaused = false;
     this.#readState = IDLE;
-    this.#readerCompleted = this.#readerFailed = this.#readCancelRequested = false;
     this.#readerError = undefined;
+    this.#readerCompleted = this.#readerFailed = this.#readCancelRequested = false;
     this.#minimumRead = 1;
     this.#bufferStart = this.#bufferEnd = 0;
     retargetBuffer(this.#buffer, this.#segments, 0, 0, 0, 0);
+    this.#result.isCompleted = this.#result.isCanceled = false;
   }
 
   // ---- writer ----
 
   #getMemory(sizeHint: number): Uint8Array {
-    if (this.#writerCompleted) throw stateError("WRITER_COMPLETED");
+    if (this.#writeState === WRITE_COMPLETED) throw stateError("WRITER_COMPLETED");
     if (!isIntegerIn(sizeHint, 0, Number.MAX_SAFE_INTEGER)) {
       throw rangeError("get memory", "sizeHint must be a non-negative integer", sizeHint);
     }
     const need = sizeHint > 0 ? sizeHint : 1;
     const view = this.#memoryView;
     if (view !== undefined && this.#memoryViewEnd === this.#writePosition && view.length >= need) {
-      this.#writing = true;
+      this.#writeState = WRITE_MEMORY;
       this.#writeAvailable = view.length;
       return view;
     }
@@ -397,14 +432,14 @@ export class Channel {
     const fresh = seg.end === 0 ? seg.bytes : seg.bytes.subarray(seg.end);
     this.#memoryView = fresh;
     this.#memoryViewEnd = this.#writePosition;
-    this.#writing = true;
+    this.#writeState = WRITE_MEMORY;
     this.#writeAvailable = fresh.length;
     return fresh;
   }
 
   #advance(byteCount: number): void {
-    if (this.#writerCompleted) throw stateError("WRITER_COMPLETED");
-    if (!this.#writing && isIntegerIn(byteCount, 1, Number.MAX_SAFE_INTEGER)) {
+    if (this.#writeState === WRITE_COMPLETED) throw stateError("WRITER_COMPLETED");
+    if (this.#writeState !== WRITE_MEMORY && isIntegerIn(byteCount, 1, Number.MAX_SAFE_INTEGER)) {
       throw stateError("NO_MEMORY_TO_ADVANCE", `byteCount ${byteCount}`);
     }
     if (!isIntegerIn(byteCount, 0, this.#writeAvailable)) {
@@ -422,7 +457,7 @@ export class Channel {
   }
 
   #flush(options: FlushOptions | undefined): Promise<FlushResult> {
-    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    if (this.#writeState === WRITE_COMPLETED) return Promise.reject(stateError("WRITER_COMPLETED"));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const before = this.#tailPosition - this.#examinedPosition;
@@ -439,12 +474,17 @@ export class Channel {
       return flushPromise(false, true);
     }
     if (this.#crossesPause(before)) this.#writerPaused = true;
-    if (this.#writerPaused) return this.#flushWaiter.wait(signal);
+    if (this.#writerPaused) {
+      // The writer waits for the reader, so it flushes nothing more: wake a waiting reader now
+      // instead of WAKE_DELAY_MICROTASKS later (a 64 KiB write reaches the default pause each time).
+      if (this.#readState === PENDING && this.#canRead(this.#minimumRead)) this.#settleRead();
+      return this.#flushWaiter.wait(signal);
+    }
     return flushPromise(false, false);
   }
 
   #write(data: Uint8Array, options: FlushOptions | undefined): Promise<FlushResult> {
-    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    if (this.#writeState === WRITE_COMPLETED) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (!(data instanceof Uint8Array)) return Promise.reject(typeError("write", "data must be a Uint8Array", data));
     // An aborted signal writes nothing (as .NET's WriteAsync with a canceled token): a retry never sends bytes twice.
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
@@ -454,7 +494,7 @@ export class Channel {
       let offset = 0;
       const length = data.length;
       while (offset < length) {
-        const seg = this.#ensureSpace(1);
+        const seg = this.#spaceFor(length - offset, 1);
         const n = Math.min(seg.bytes.length - seg.end, length - offset);
         seg.bytes.set(n === length ? data : data.subarray(offset, offset + n), seg.end);
         seg.end += n;
@@ -469,7 +509,7 @@ export class Channel {
   }
 
   #writeUtf8(text: string, options: FlushOptions | undefined): Promise<FlushResult> {
-    if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
+    if (this.#writeState === WRITE_COMPLETED) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (typeof text !== "string") return Promise.reject(typeError("write text", "text must be a string", text));
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason); // writes nothing, as write()
     if (this.#readerCompleted) return this.#flush(options);
@@ -477,8 +517,9 @@ export class Channel {
     try {
       let rest = text;
       while (rest.length > 0) {
-        // 4 free bytes always fit the next code point, so every turn makes progress.
-        const seg = this.#ensureSpace(rest.length > 1 ? 4 : 3);
+        // Room for one byte per UTF-16 unit (all of an ASCII text) when that is a span; at
+        // least 4 free bytes, which always fit the next code point, so every turn makes progress.
+        const seg = this.#spaceFor(rest.length, rest.length > 1 ? 4 : 3);
         const { read, written } = encoder.encodeInto(rest, seg.bytes.subarray(seg.end));
         seg.end += written;
         this.#writePosition += written;
@@ -489,6 +530,25 @@ export class Channel {
       return Promise.reject(error);
     }
     return this.#flush(options);
+  }
+
+  /**
+   * The write head with room for the next part of a write with `left` bytes to go, and at
+   * least `minimum` free bytes. Up to a segment's worth fills the write head first; more gets
+   * one span for as much of it as #maxWriteSpan allows (a 64 KiB write is one segment: one
+   * copy in, one kernel call or socket write out), leaving the rest of a write head that
+   * cannot hold it unused.
+   */
+  #spaceFor(left: number, minimum: number): BufferSegment {
+    if (left <= this.#minimumSegmentSize) return this.#ensureSpace(minimum);
+    const span = left < this.#maxWriteSpan ? left : this.#maxWriteSpan;
+    try {
+      return this.#ensureSpace(span > minimum ? span : minimum);
+    } catch (error) {
+      // A pool near its maxBytes may have no run of free blocks that long: go block by block.
+      if (error instanceof RangeError) return this.#ensureSpace(minimum);
+      throw error;
+    }
   }
 
   /** Where a write starts: segment count and the write head's end (see #undoWrite). */
@@ -515,16 +575,15 @@ export class Channel {
     else this.#flushCancelRequested = true;
   }
 
-  #completeWriter(args: [unknown?]): void {
-    if (this.#writerCompleted) return;
-    this.#writerCompleted = true;
-    if (args.length > 0 && args[0] !== undefined) {
+  #completeWriter(error: unknown): void {
+    if (this.#writeState === WRITE_COMPLETED) return;
+    this.#writeState = WRITE_COMPLETED;
+    if (error !== undefined) {
       this.#writerFailed = true;
-      this.#writerError = args[0];
+      this.#writerError = error;
     }
     // Completing commits what was advanced but not flushed.
     this.#tailPosition = this.#writePosition;
-    this.#writing = false;
     this.#writeAvailable = 0;
     this.#memoryView = undefined;
     if (this.#flushWaiter.pending) this.#flushWaiter.resolve(flushResult(this.#readerCompleted, false));
@@ -535,7 +594,7 @@ export class Channel {
 
   /** Commits advanced bytes and wakes a waiting reader if they are enough. */
   #commit(): void {
-    this.#writing = false;
+    this.#writeState = WRITE_IDLE;
     this.#writeAvailable = 0;
     if (this.#writePosition === this.#tailPosition) return;
     this.#tailPosition = this.#writePosition;
@@ -620,7 +679,7 @@ export class Channel {
   }
 
   #canRead(minimum: number): boolean {
-    return this.#readCancelRequested || this.#writerCompleted ||
+    return this.#readCancelRequested || this.#writeState === WRITE_COMPLETED ||
       (this.#tailPosition > this.#examinedPosition && this.#tailPosition - this.#headPosition >= minimum);
   }
 
@@ -654,7 +713,7 @@ export class Channel {
     // The write head may hold only unflushed bytes: step back to the segment holding end - 1.
     while (last > first && (segments[last] as BufferSegment).runningIndex >= end) last--;
     retargetBuffer(this.#buffer, segments, first, Math.max(first, last), start, end);
-    this.#result.isCompleted = this.#writerCompleted;
+    this.#result.isCompleted = this.#writeState === WRITE_COMPLETED;
     this.#result.isCanceled = canceled;
     this.#bufferStart = start;
     this.#bufferEnd = end;
@@ -698,12 +757,12 @@ export class Channel {
     if (this.#readState === PENDING) this.#settleRead();
   }
 
-  #completeReader(args: [unknown?]): void {
+  #completeReader(error: unknown): void {
     if (this.#readerCompleted) return;
     this.#readerCompleted = true;
-    if (args.length > 0 && args[0] !== undefined) {
+    if (error !== undefined) {
       this.#readerFailed = true;
-      this.#readerError = args[0];
+      this.#readerError = error;
     }
     if (this.#readState === PENDING) this.#readWaiter.reject(stateError("READER_COMPLETED"));
     this.#readState = IDLE;
@@ -714,7 +773,7 @@ export class Channel {
       if (this.#readerFailed) this.#flushWaiter.reject(this.#readerError);
       else this.#flushWaiter.resolve(flushResult(true, false));
     }
-    if (this.#writerCompleted) this.#releaseAll();
+    if (this.#writeState === WRITE_COMPLETED) this.#releaseAll();
     else this.#releaseConsumed();
   }
 
@@ -734,7 +793,10 @@ export class Channel {
     while (i < count) {
       const seg = segments[i] as BufferSegment;
       if (seg.runningIndex + seg.end > this.#headPosition) break;
-      if (i === count - 1 && (this.#writing || (this.#readerCompleted && !this.#writerCompleted))) break;
+      if (
+        i === count - 1 &&
+        (this.#writeState === WRITE_MEMORY || (this.#readerCompleted && this.#writeState !== WRITE_COMPLETED))
+      ) break;
       i++;
     }
     for (let k = i - 1; k >= head; k--) this.#recycle(segments[k] as BufferSegment);
@@ -743,11 +805,30 @@ export class Channel {
       clear(segments);
       this.#segmentHead = 0;
       this.#memoryView = undefined;
+      if (this.#headPosition === this.#writePosition) this.#rebase();
     } else if (i >= 32 && i * 2 >= count) {
       segments.copyWithin(0, i);
       for (let k = count - i; k < count; k++) segments.pop();
       this.#segmentHead = 0;
     }
+  }
+
+  /**
+   * Counts positions from 0 again once nothing is buffered. Positions are only ever compared
+   * and subtracted, so shifting all of them changes nothing, and keeps them small integers:
+   * past 2^30 (1 GiB through one channel) engines store them as heap numbers, which a write
+   * and a read then allocate (bench/alloc_per_cycle.ts, the 64 KiB case).
+   */
+  #rebase(): void {
+    const shift = this.#writePosition;
+    this.#headPosition =
+      this.#examinedPosition =
+      this.#tailPosition =
+      this.#writePosition =
+        0;
+    this.#bufferStart -= shift;
+    this.#bufferEnd -= shift;
+    this.#memoryViewEnd = -1;
   }
 
   #releaseAll(): void {
@@ -761,6 +842,7 @@ export class Channel {
   #recycle(seg: BufferSegment): void {
     this.#pool.release(seg.block as PoolBlock);
     seg.block = null;
+    seg.bytes = EMPTY; // a kept segment must not keep a slab the pool may trim alive
     if (this.#spare.length < MAX_SPARE_SEGMENTS) this.#spare.push(seg);
   }
 }

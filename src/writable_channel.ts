@@ -34,7 +34,9 @@ export interface FlushOptions {
  */
 export interface WritableChannel {
   /**
-   * A view of pool memory to write into, at least `max(sizeHint, 1)` bytes long.
+   * A view of pool memory to write into, at least `max(sizeHint, 1)` bytes long. Without a
+   * hint it is the rest of the current block; a hint past one block gets a span of adjacent
+   * blocks (one segment, as a 64 KiB socket read wants), past a slab a memory of its own.
    *
    * @throws {RangeError} When `sizeHint` is negative or not an integer, or the pool is at its limit.
    * @throws {ChannelStateError} `WRITER_COMPLETED` after `complete()`.
@@ -55,7 +57,11 @@ export interface WritableChannel {
    * Rejects with the reader's error if the reader completed with one.
    */
   flush(options?: FlushOptions): Promise<FlushResult>;
-  /** Copies `data` into pool memory, then flushes. */
+  /**
+   * Copies `data` into pool memory, then flushes. Up to a block's worth fills the current
+   * block first; more goes into one span of adjacent blocks (one segment, one copy), up to
+   * 1 MiB a segment.
+   */
   write(data: Uint8Array, options?: FlushOptions): Promise<FlushResult>;
   /** Encodes `text` as UTF-8 straight into pool memory (`TextEncoder.encodeInto`), then flushes. */
   writeUtf8(text: string, options?: FlushOptions): Promise<FlushResult>;

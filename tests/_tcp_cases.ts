@@ -59,10 +59,9 @@ const CONNECTIONS = Number(process.env.CHANNELS_CONNECTIONS ?? 1000);
 // Runs of each close case (size × reader speed × side); CHANNELS_CLOSE_RUNS=5 runs 5× as many.
 const CLOSE_RUNS = Number(process.env.CHANNELS_CLOSE_RUNS ?? 1);
 
-/** Bytes of pool memory rented: blocks, and oversize blocks counted as the 64 KiB bulk reads rent. */
+/** Bytes of pool memory rented (blocks, spans and oversize memories). */
 export function heldBytes(pool: MemoryPool): number {
-  const { rentedBlocks, oversizeBlocks } = pool.stats();
-  return (rentedBlocks - oversizeBlocks) * pool.blockSize + oversizeBlocks * 65536;
+  return pool.stats().rentedBytes;
 }
 
 /** Waits until `pool` has no block rented (blocks go back a few ticks after the last byte). */

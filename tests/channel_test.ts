@@ -135,10 +135,21 @@ describe("B. writer", () => {
     assert.throws(() => writer.getMemory(Number.NaN), RangeError);
   });
 
-  it("getMemory(10) returns at least 10 bytes, and sizes past a block get an oversize block [B3]", () => {
+  it("getMemory(10) returns at least 10 bytes, and sizes past a block get a span of the slab [B3]", () => {
     const { writer, pool } = fixture();
     assert.ok(writer.getMemory(10).length >= 10);
-    assert.ok(writer.getMemory(100_000).length >= 100_000);
+    const large = writer.getMemory(100_000);
+    assert.equal(large.length, 25 * 4096);
+    assert.deepEqual({ ...pool.stats(), freeBlocks: 0 }, {
+      ...pool.stats(),
+      freeBlocks: 0,
+      slabs: 1,
+      spans: 1,
+      rentedBlocks: 25,
+      oversizeBlocks: 0,
+    });
+    // Past a slab's blocks: a memory of its own.
+    assert.ok(writer.getMemory(pool.blocksPerSlab * 4096 + 1).length > pool.blocksPerSlab * 4096);
     assert.equal(pool.stats().oversizeBlocks, 1);
   });
 
@@ -309,10 +320,21 @@ describe("B. writer", () => {
   it("writeUtf8 encodes like TextEncoder, across segments and surrogate pairs", async () => {
     const { writer, reader } = fixture({ blockSize: 16, minimumSegmentSize: 16, pause: 0, resume: 0 });
     const sample = "héllo wörld — 𝄞 music 😀 end" + "\ud800 lone";
-    await writer.writeUtf8(sample);
+    for (const part of ["a", sample, "ok", sample.slice(0, 15), sample]) await writer.writeUtf8(part);
     const r = await reader.read();
-    assert.deepEqual(r.buffer.toUint8Array(), utf8.encode(sample));
+    const expected = utf8.encode(["a", sample, "ok", sample.slice(0, 15), sample].join(""));
+    assert.deepEqual(r.buffer.toUint8Array(), expected);
     assert.equal(r.buffer.isSingleSegment, false);
+  });
+
+  it("writeUtf8 of a short text starting with a 4-byte character moves past a head with 1 to 3 bytes free", async () => {
+    for (let used = 13; used <= 16; used++) {
+      const { writer, reader } = fixture({ blockSize: 16, minimumSegmentSize: 1, pause: 0, resume: 0 });
+      await writer.write(new Uint8Array(used));
+      await writer.writeUtf8("😀a");
+      const r = await reader.read();
+      assert.deepEqual(r.buffer.slice(used).toUint8Array(), utf8.encode("😀a"));
+    }
   });
 
   it("write and writeUtf8 reject wrong types with TypeError", async () => {
@@ -859,7 +881,7 @@ describe("G. completion and errors", () => {
 
   it("reader.complete() releases flushed segments at once, the write head when the writer completes [G6]", async () => {
     const { writer, reader, pool } = fixture({ blockSize: 64, minimumSegmentSize: 64, pause: 0, resume: 0 });
-    await writer.write(new Uint8Array(200));
+    for (let i = 0; i < 4; i++) await writer.write(new Uint8Array(50));
     assert.equal(pool.stats().rentedBlocks, 4);
     reader.complete();
     assert.equal(pool.stats().rentedBlocks, 1);
@@ -897,9 +919,9 @@ describe("I. memory and pool", () => {
 
   it("blocks consumed together come back in address order, so the next ones are adjacent again", async () => {
     const { writer, reader } = fixture({ blockSize: 64, pause: 0, resume: 0 });
-    /** The byte offsets of each segment of the next read, after writing `blocks` full blocks. */
+    /** The byte offsets of each segment of the next read, after writing `blocks` full blocks one by one. */
     const offsets = async (blocks: number) => {
-      await writer.write(new Uint8Array(64 * blocks));
+      for (let i = 0; i < blocks; i++) await writer.write(new Uint8Array(64));
       const { buffer } = await reader.read();
       const result = [...buffer].map((view) => view.byteOffset);
       reader.advanceTo(buffer.length);
@@ -1065,3 +1087,292 @@ describe("K. reset", () => {
     assert.equal(reader.tryRead(), undefined);
   });
 });
+
+describe("spans: writes and getMemory past a block", () => {
+  /** Bytes 0, 1, 2, … (mod 251, so no block boundary lines up with the pattern). */
+  const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
+
+  it("a 64 KiB write is one segment, one span of 16 blocks", async () => {
+    const { writer, reader, pool } = fixture({ pause: 0, resume: 0 });
+    const data = pattern(65536);
+    await writer.write(data);
+    assert.equal(pool.stats().spans, 1);
+    assert.equal(pool.stats().rentedBlocks, 16);
+    const r = await reader.read();
+    assert.equal(r.buffer.isSingleSegment, true);
+    assert.equal(r.buffer.first.length, 65536);
+    assert.deepEqual(r.buffer.toUint8Array(), data);
+    reader.advanceTo(r.buffer.length);
+    assert.equal(pool.stats().rentedBlocks, 0);
+    assert.equal(pool.stats().spans, 0);
+  });
+
+  it("writes around the block size and the span limit keep bytes in order, in as few segments as fit", async () => {
+    const MiB = 1024 * 1024;
+    for (
+      const [size, segments] of [
+        [4095, 1],
+        [4096, 1],
+        [4097, 1],
+        [2 * 4096 + 1, 1],
+        [65535, 1],
+        [65537, 1],
+        [MiB, 1],
+        [MiB + 1, 2],
+        [3 * MiB, 3],
+      ] as const
+    ) {
+      const { writer, reader, pool } = fixture({ pause: 0, resume: 0 });
+      const data = pattern(size);
+      await writer.write(data);
+      const r = await reader.read();
+      assert.equal([...r.buffer].length, segments, `segments of a write of ${size}`);
+      assert.deepEqual(r.buffer.toUint8Array(), data, `bytes of a write of ${size}`);
+      reader.advanceTo(r.buffer.length);
+      assert.equal(pool.stats().rentedBlocks, 0);
+    }
+  });
+
+  it("a small write fills the write head; a large one that does not fit starts a span", async () => {
+    const { writer, reader } = fixture({ pause: 0, resume: 0 });
+    await writer.write(pattern(1000));
+    await writer.write(pattern(3000)); // fits the rest of the first block
+    await writer.write(pattern(4000)); // a block's worth: fills the head, then a new block
+    await writer.write(pattern(20_000)); // more than a block: a span of its own
+    const r = await reader.read();
+    assert.deepEqual([...r.buffer].map((v) => v.length), [4096, 3904, 20_000]);
+    assert.deepEqual(
+      r.buffer.toUint8Array(),
+      concatAll([pattern(1000), pattern(3000), pattern(4000), pattern(20_000)]),
+    );
+  });
+
+  it("getMemory(64 KiB) is one span, as a socket read asks for it, and advance commits it whole", async () => {
+    const { writer, reader, pool } = fixture({ pause: 0, resume: 0 });
+    const memory = writer.getMemory(65536);
+    assert.equal(memory.length, 65536);
+    assert.equal(pool.stats().spans, 1);
+    memory.set(pattern(65536));
+    writer.advance(65536);
+    await writer.flush();
+    const r = await reader.read();
+    assert.equal(r.buffer.isSingleSegment, true);
+    assert.deepEqual(r.buffer.first, pattern(65536));
+  });
+
+  it("views of a span never detach while the pool adds slabs", async () => {
+    const pool = new MemoryPool({ blocksPerSlab: 32 });
+    const held = new Channel({ pool, pauseWriterThreshold: 0 });
+    const data = pattern(65536);
+    await held.writer.write(data);
+    const r = await held.reader.read();
+    const view = r.buffer.first;
+    const others = new Channel({ pool, pauseWriterThreshold: 0 });
+    for (let i = 0; i < 64; i++) await others.writer.write(data); // 4 MiB: many more slabs
+    assert.ok(pool.stats().slabs > 30);
+    assert.equal(view.byteLength, 65536);
+    assert.deepEqual(view, data);
+  });
+
+  it("a debug pool poisons a span used after advanceTo", async () => {
+    const { writer, reader } = fixture({ pause: 0, resume: 0 });
+    await writer.write(pattern(65536));
+    const r = await reader.read();
+    const view = r.buffer.first;
+    assert.equal(view.length, 65536);
+    reader.advanceTo(r.buffer.length);
+    assert.ok(view.every((b) => b === 0xdd), "every byte of the released span reads as the poison byte");
+  });
+
+  it("a write the pool cannot give one span goes on block by block", async () => {
+    // Room for two slabs of 16 blocks (64 KiB for the kernels, 64 KiB of blocks each); the
+    // first is held fragmented, so it has no run of more than one free block.
+    const pool = new MemoryPool({ blocksPerSlab: 16, maxBytes: 4 * 65536 });
+    const blocks = Array.from({ length: 16 }, () => pool.rent());
+    for (let i = 0; i < 16; i += 2) pool.release(blocks[i]!);
+    const channel = new Channel({ pool, pauseWriterThreshold: 0 });
+    const data = pattern(11 * 4096 + 7);
+    await channel.writer.write(data); // the second slab: one span of 12 blocks
+    await channel.writer.write(data); // 4089 bytes left in it, then 4 + 8 single blocks
+    assert.equal(pool.stats().freeBlocks, 1);
+    const r = await channel.reader.read();
+    assert.deepEqual(r.buffer.toUint8Array(), concatAll([data, data]));
+    assert.ok([...r.buffer].length > 2);
+  });
+});
+
+describe("the writer's state table", () => {
+  it("IDLE: advance(0) is fine, advance(n) throws NO_MEMORY_TO_ADVANCE, getMemory moves to MEMORY", () => {
+    const { writer } = fixture();
+    writer.advance(0);
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+    const memory = writer.getMemory(8);
+    writer.advance(memory.length);
+  });
+
+  it("MEMORY: advances commit up to the view, getMemory gives the rest, flush returns to IDLE", async () => {
+    const { writer } = fixture();
+    const memory = writer.getMemory();
+    writer.advance(10);
+    writer.advance(20);
+    assert.equal(writer.unflushedBytes, 30);
+    assert.throws(() => writer.advance(memory.length - 29), RangeError);
+    assert.equal(writer.getMemory().length, memory.length - 30);
+    await writer.flush();
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+    assert.equal(writer.unflushedBytes, 0);
+  });
+
+  it("MEMORY: write() and writeUtf8() end the view, as flush does", async () => {
+    const { writer } = fixture({ pause: 0, resume: 0 });
+    writer.getMemory();
+    await writer.write(new Uint8Array(3));
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+    writer.getMemory();
+    await writer.writeUtf8("abc");
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+  });
+
+  it("MEMORY keeps the write head rented even when the reader consumed all of it", async () => {
+    const { writer, reader, pool } = fixture({ pause: 0, resume: 0 });
+    await writer.write(new Uint8Array(10));
+    writer.getMemory();
+    const r = await reader.read();
+    reader.advanceTo(r.buffer.length);
+    assert.equal(pool.stats().rentedBlocks, 1);
+    writer.advance(5);
+    await writer.flush();
+    const r2 = await reader.read();
+    assert.equal(r2.buffer.length, 5);
+    reader.advanceTo(5);
+    assert.equal(pool.stats().rentedBlocks, 0, "once IDLE, the consumed head goes back");
+  });
+
+  it("COMPLETED: every writer call throws WRITER_COMPLETED, from IDLE and from MEMORY, and complete() again changes nothing", async () => {
+    for (const holdMemory of [false, true]) {
+      const { writer, reader } = fixture();
+      if (holdMemory) writer.getMemory();
+      writer.complete();
+      writer.complete(new Error("too late"));
+      assert.throws(() => writer.getMemory(), isState("WRITER_COMPLETED"));
+      assert.throws(() => writer.advance(0), isState("WRITER_COMPLETED"));
+      await assert.rejects(writer.flush(), isState("WRITER_COMPLETED"));
+      await assert.rejects(writer.write(new Uint8Array(1)), isState("WRITER_COMPLETED"));
+      await assert.rejects(writer.writeUtf8("x"), isState("WRITER_COMPLETED"));
+      const r = await reader.read();
+      assert.equal(r.isCompleted, true, "the first completion (clean) wins");
+    }
+  });
+
+  it("complete(error) takes one plain optional argument; complete(undefined) is a clean completion", async () => {
+    const { writer, reader } = fixture();
+    assert.equal(writer.complete.length, 1);
+    assert.equal(reader.complete.length, 1);
+    writer.complete(undefined);
+    assert.equal((await reader.read()).isCompleted, true);
+    const other = fixture();
+    const error = new Error("x");
+    other.writer.complete(error);
+    await assert.rejects(other.reader.read(), (e) => e === error);
+  });
+
+  it("with the reader completed, every state still answers: bytes are dropped, flushes report isCompleted", async () => {
+    const { writer, reader } = fixture();
+    const memory = writer.getMemory(); // MEMORY
+    reader.complete();
+    writer.advance(memory.length);
+    assert.equal(writer.unflushedBytes, 0);
+    assert.deepEqual({ ...(await writer.flush()) }, { isCompleted: true, isCanceled: false });
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE")); // IDLE again
+    assert.deepEqual({ ...(await writer.write(new Uint8Array(9))) }, { isCompleted: true, isCanceled: false });
+    writer.complete();
+    assert.throws(() => writer.getMemory(), isState("WRITER_COMPLETED"));
+  });
+});
+
+describe("reset() gives a channel equal to a new one", () => {
+  /** What a channel does from its state on: the observations a script of calls makes. */
+  async function observe(channel: Channel): Promise<unknown[]> {
+    const { writer, reader } = channel;
+    const seen: unknown[] = [];
+    const attempt = async (what: () => unknown) => {
+      try {
+        const value = await what();
+        seen.push(value === undefined ? "undefined" : JSON.stringify(value));
+      } catch (error) {
+        seen.push(error instanceof ChannelStateError ? error.code : (error as Error).name);
+      }
+    };
+    seen.push(channel.unexaminedBytes, writer.unflushedBytes);
+    await attempt(() => reader.tryRead());
+    await attempt(() => reader.advanceTo(0));
+    await attempt(() => writer.advance(1));
+    const memory = writer.getMemory();
+    seen.push(memory.length);
+    memory.set([0x61, 0x62, 0x63]);
+    writer.advance(3);
+    seen.push(writer.unflushedBytes);
+    await attempt(() => writer.flush());
+    await attempt(() => writer.write(utf8.encode("hello")));
+    const r = await reader.read();
+    seen.push(text(r), r.isCompleted, r.isCanceled, r.buffer.length);
+    reader.advanceTo(2, r.buffer.length);
+    seen.push(channel.unexaminedBytes);
+    const pending = reader.read();
+    seen.push(await settled(pending));
+    writer.cancelPendingFlush();
+    await attempt(() => writer.flush()); // canceled once
+    await attempt(() => writer.flush());
+    const paused = writer.write(new Uint8Array(100)); // past pause 65: waits
+    seen.push(await settled(paused));
+    const r2 = await pending;
+    seen.push(r2.buffer.length);
+    reader.advanceTo(r2.buffer.length);
+    seen.push(await settled(paused));
+    reader.cancelPendingRead();
+    const canceled = await reader.read();
+    seen.push(canceled.isCanceled, canceled.buffer.length);
+    writer.complete();
+    const last = await reader.read();
+    seen.push(last.isCompleted, last.buffer.length);
+    reader.advanceTo(last.buffer.length);
+    reader.complete();
+    return seen;
+  }
+
+  it("after a run that ended in errors, cancellations and a paused writer", async () => {
+    const fresh = fixture();
+    const expected = await observe(fresh.channel);
+
+    const { channel, writer, reader, pool } = fixture();
+    // Leave every flag the channel has set: a canceled read and flush requested, examined
+    // ahead, a paused writer, errors on both sides, memory out.
+    const paused = writer.write(new Uint8Array(200)); // past pause 65: waits
+    const r = await reader.read();
+    reader.advanceTo(10, 150); // 50 unexamined: still paused
+    reader.cancelPendingRead();
+    writer.cancelPendingFlush();
+    await paused;
+    writer.cancelPendingFlush();
+    writer.getMemory(5000);
+    assert.ok(r);
+    writer.complete(new Error("writer failed"));
+    reader.complete(new Error("reader failed"));
+    channel.reset();
+    assert.equal(pool.stats().rentedBlocks, 0);
+    assert.deepEqual(await observe(channel), expected);
+    // And once more, from the state observe() itself leaves.
+    channel.reset();
+    assert.deepEqual(await observe(channel), expected);
+  });
+});
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -264,7 +264,14 @@ describe("createFile's write pump", () => {
         const writer = createFileWith(() => Promise.resolve(fake.handle), { pool });
         const size = maxWrite === 1 ? 20_000 : 300_000;
         const data = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
-        for (let at = 0; at < size; at += 10_000) await writer.write(data.subarray(at, at + 10_000));
+        for (let at = 0; at < size; at += 10_000) {
+          // 10,000 bytes as writes of one block each, made together (a larger write would be one
+          // span): every read the pump makes has several segments to gather.
+          const slice = data.subarray(at, at + 10_000);
+          const writes: Promise<unknown>[] = [];
+          for (let p = 0; p < slice.length; p += 4096) writes.push(writer.write(slice.subarray(p, p + 4096)));
+          await Promise.all(writes);
+        }
         writer.complete();
         await writer.closed;
         assert.deepEqual(Uint8Array.from(fake.bytes), data, `maxWrite ${maxWrite}`);

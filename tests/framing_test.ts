@@ -1159,7 +1159,9 @@ describe("readFrames() lifecycle", () => {
 
   it("frames of a multi-segment read are slices of pool memory, not copies", async () => {
     const { reader, writer } = new Channel({ pool: pool(16) });
-    await writer.write(u8(0, 0, 0, 40, ...new Uint8Array(40).fill(9)));
+    const bytes = u8(0, 0, 0, 40, ...new Uint8Array(40).fill(9));
+    // Writes of one block each: a larger write would be one span, one segment.
+    for (let at = 0; at < bytes.length; at += 16) await writer.write(bytes.subarray(at, at + 16));
     writer.complete();
     for await (const frame of readFrames(reader, lengthPrefixed())) {
       assert.equal(frame.length, 40);

@@ -124,7 +124,11 @@ async function poolBuffer(pool: MemoryPool, chunks: readonly Uint8Array[], optio
   for (const chunk of chunks) {
     total += chunk.length;
     if (options.layout === "write") {
-      await writer.write(chunk);
+      // Pieces of one block, which write() packs into the blocks back to back (a larger write
+      // would be one span of its own).
+      for (let at = 0; at < chunk.length; at += pool.blockSize) {
+        await writer.write(chunk.subarray(at, at + pool.blockSize));
+      }
       continue;
     }
     if (chunk.length === 0) continue;

@@ -37,8 +37,8 @@ export interface FileWritableChannel extends WritableChannel {
 /** Options of `openFile` and `createFile`: those of the channel between the file and you. */
 export interface FileOptions extends ChannelOptions {
   /**
-   * Bytes `openFile` asks the OS for in one read, into one pool block (an oversize block when
-   * larger than the pool's `blockSize`; the pool keeps a few for reuse). Each read call costs
+   * Bytes `openFile` asks the OS for in one read, into one pool segment (a span of adjacent
+   * blocks when larger than the pool's `blockSize`). Each read call costs
    * 10–30 µs whatever its size, so larger reads go faster: reading a cached 64 MiB file with
    * `openFile`, 4 KiB reads ~150 MB/s, 64 KiB ~1–2 GB/s, 256 KiB ~2–7 GB/s on every runtime,
    * and a copy through `createFile` 1.6–2.3× faster at 256 KiB than at 64 KiB

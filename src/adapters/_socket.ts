@@ -44,15 +44,11 @@ export interface SocketDriver {
 const MIN_READ_BYTES = 2048;
 /**
  * Bytes a socket read asks for once the last read filled its view (bytes are streaming in):
- * an oversize block (a memory of its own, which the pool keeps for reuse), so one call moves
- * up to 64 KiB, as files read. bench/tcp.ts, echo of 64 MiB in one run: Deno 170 MiB/s with
- * 4 KiB reads, 480 with 64 KiB ones; a Node client ~250 vs ~300.
+ * a span of adjacent blocks in one slab, so one call moves up to 64 KiB, as files read.
+ * bench/tcp.ts, echo of 64 MiB in one run: Deno 170 MiB/s with 4 KiB reads, 480 with 64 KiB
+ * ones; a Node client ~250 vs ~300.
  */
 const BULK_READ_BYTES = 65536;
-// Bulk reads stop while the pool has this many oversize blocks rented (many connections
-// streaming at once): every oversize block is a WebAssembly memory of its own, and V8 reserves
-// address space for each; those connections read into regular blocks instead.
-const MAX_BULK_BLOCKS = 16;
 // Where reads go once input is dropped (peer gone, connection closing): nothing reads these
 // bytes, so one buffer serves every connection, even reads in flight at once (Deno).
 const DISCARD = new Uint8Array(MIN_READ_BYTES);
@@ -67,17 +63,17 @@ const IDLE_READ = new Uint8Array(4096);
 const UNKNOWN_ADDR: NetAddr = Object.freeze({ hostname: "", port: 0 });
 
 /**
- * A view of `writer`'s memory for a socket read: at least `minimum` bytes, or an oversize block
- * of {@linkcode BULK_READ_BYTES} when `bulk` (the last read filled its view) and the pool has
- * fewer than MAX_BULK_BLOCKS oversize blocks out. A pool near its `maxBytes` gives a regular
- * block instead of failing the read.
+ * A view of `writer`'s memory for a socket read: at least `minimum` bytes, or when `bulk` (the
+ * last read filled its view) a span of {@linkcode BULK_READ_BYTES}, or of a whole slab when the
+ * pool's slabs are smaller (never an oversize memory of its own). A pool near its `maxBytes`
+ * gives a regular block instead of failing the read.
  */
 function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: boolean, minimum: number): Uint8Array {
-  if (bulk && pool.stats().oversizeBlocks < MAX_BULK_BLOCKS) {
+  if (bulk) {
     try {
-      return writer.getMemory(BULK_READ_BYTES);
+      return writer.getMemory(Math.min(BULK_READ_BYTES, pool.blocksPerSlab * pool.blockSize));
     } catch {
-      // The pool cannot reserve an oversize block now: read into a regular one.
+      // The pool cannot reserve a span now: read into a regular block.
     }
   }
   return writer.getMemory(minimum);

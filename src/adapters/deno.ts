@@ -17,7 +17,7 @@
  * 512 bytes and doubles each time a read fills it, up to 4 KiB, so messages of the sizes a
  * connection sees take one read; a read that fills 4 KiB goes on straight into pool memory,
  * and while reads keep filling their views (bytes are streaming in) they go 64 KiB at a time
- * into oversize pool blocks. An idle connection holds no pool block (512 bytes of JavaScript
+ * into spans of adjacent pool blocks. An idle connection holds no pool block (512 bytes of JavaScript
  * heap, up to 4 KiB once it saw larger messages); small messages cost one copy, bulk
  * transfers none.
  *

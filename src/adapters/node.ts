@@ -14,10 +14,9 @@
  * nothing until bytes arrive; a client socket lends Node the shared 4 KiB idle buffer (one for
  * the process), since `onread` needs its buffer before the socket is readable, and copies each
  * read out of it. While its reads keep filling their views (bytes are streaming in), it reads
- * into pool memory instead, a 64 KiB oversize block when the pool has few out, so one read
- * moves up to 64 KiB with no copy; a socket that goes idle right after such a read holds
- * that block until its next read (at most 16 oversize blocks are out per pool: others read
- * into regular blocks).
+ * into pool memory instead, a 64 KiB span of adjacent blocks, so one read moves up to 64 KiB
+ * with no copy; a socket that goes idle right after such a read holds that span until its
+ * next read.
  *
  * Ends (see {@linkcode Connection}): `close()` and a handler that returns send every byte, then
  * FIN; `abort()` and a handler that throws reset the socket (`resetAndDestroy`: the peer sees
