@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
-import { resetSearchForTesting, type SearchStrategy, searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { type KernelPath, pathFor, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
 import { adjacentViews } from "../src/readable_buffer.ts";
 import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
@@ -156,13 +156,13 @@ async function poolBuffer(pool: MemoryPool, chunks: readonly Uint8Array[], optio
   };
 }
 
-async function withStrategy(strategy: SearchStrategy, body: () => Promise<void>): Promise<void> {
-  setSearchStrategy(strategy);
+async function withStrategy(strategy: KernelPath | "auto", body: () => Promise<void>): Promise<void> {
+  setKernelPath("memchr", strategy);
   try {
     await body();
-    assert.equal(searchStrategy(), strategy, `the ${strategy} search stayed in use`);
+    if (strategy !== "auto") assert.equal(pathFor("memchr", 1), strategy, `the ${strategy} search stayed in use`);
   } finally {
-    resetSearchForTesting();
+    resetKernelLayerForTesting();
   }
 }
 

@@ -5,14 +5,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { Channel, MemoryPool, setWasmModule } from "../mod.ts";
-import {
-  compileKernels,
-  instantiateKernels,
-  kernelModule,
-  kernelVariant,
-  resetKernelsForTesting,
-} from "../src/_wasm/kernels.ts";
-import { resetSearchForTesting, searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { compileKernels, instantiateKernels, kernelModule, kernelVariant } from "../src/_wasm/kernels.ts";
+import { pathFor, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
 import { testSeed, withSeed } from "./_util.ts";
 
 describe("the embedded kernels", () => {
@@ -64,26 +58,23 @@ describe("the embedded kernels", () => {
 });
 
 describe("loading", () => {
-  after(() => {
-    resetKernelsForTesting();
-    resetSearchForTesting();
-  });
+  after(() => resetKernelLayerForTesting());
 
   it("compiles nothing until a search runs", async () => {
-    resetKernelsForTesting();
+    resetKernelLayerForTesting();
     const { writer, reader } = new Channel({ pool: new MemoryPool() });
     await writer.write(new Uint8Array([1, 2, 3]));
     const r = await reader.read();
     assert.equal(kernelVariant(), undefined, "channels and pools must not compile the kernels");
-    setSearchStrategy("wasm");
+    setKernelPath("memchr", "wasm");
     assert.equal(r.buffer.indexOf(3), 2);
     assert.equal(kernelVariant(), "simd", "every supported runtime validates the SIMD build");
     reader.advanceTo(3);
   });
 
   it("setWasmModule injects a precompiled module", async () => {
-    resetKernelsForTesting();
-    setSearchStrategy("wasm");
+    resetKernelLayerForTesting();
+    setKernelPath("memchr", "wasm");
     const module = compileKernels("scalar");
     setWasmModule(module);
     assert.equal(kernelModule(), module);
@@ -102,9 +93,8 @@ describe("loading", () => {
   });
 
   it("a host that refuses to compile gets an error that explains setWasmModule, and search falls back", async () => {
-    resetKernelsForTesting();
-    resetSearchForTesting();
-    setSearchStrategy("wasm");
+    resetKernelLayerForTesting();
+    setKernelPath("memchr", "wasm");
     const original = WebAssembly.Module;
     (WebAssembly as { Module: unknown }).Module = function refuse() {
       throw new WebAssembly.CompileError("WebAssembly.Module(): Wasm code generation disallowed by embedder");
@@ -122,7 +112,7 @@ describe("loading", () => {
       await writer.write(new Uint8Array([5, 6, 7]));
       const r = await reader.read();
       assert.equal(r.buffer.indexOf(7), 2, "search falls back to the runtime's indexOf");
-      assert.equal(searchStrategy(), "native");
+      assert.equal(pathFor("memchr", 1), "native");
       reader.advanceTo(3);
       assert.equal(warnings.length, 1);
     } finally {
