@@ -54,8 +54,6 @@ export class RunCursor {
   to = 0;
   /** Offset of the run's first byte from the start of the walk. */
   offset = 0;
-  /** True when the run is one segment's bytes (`bytes` is that segment's view). */
-  single = true;
 
   /**
    * Starts a walk over stream positions `[start, end)` of `segments[first..last]`, where
@@ -115,20 +113,14 @@ export class RunCursor {
         this.bytes = bytes;
         this.from = from;
         this.to = to;
-        this.single = true;
       } else {
         this.bytes = this.#wholeView(bytes.buffer);
         this.from = bytes.byteOffset + from;
         this.to = bytes.byteOffset + runTo;
-        this.single = false;
       }
       return true;
     }
-    this.#segments = NO_SEGMENTS;
-    this.#wholeBuffer = undefined;
-    this.#whole = EMPTY;
-    this.bytes = EMPTY;
-    this.from = this.to = 0;
+    this.finish();
     return false;
   }
 
@@ -148,9 +140,10 @@ export class RunCursor {
     return this.from === 0 && this.to === bytes.length ? bytes : bytes.subarray(this.from, this.to);
   }
 
-  /** Ends the walk early, dropping the references to the segments and memories. */
+  /** Ends the walk (early, or at its end), dropping the references to the segments and memories. */
   finish(): void {
-    this.#index = this.#last + 1;
+    this.#index = 0;
+    this.#last = -1;
     this.#segments = NO_SEGMENTS;
     this.#wholeBuffer = undefined;
     this.#whole = EMPTY;
