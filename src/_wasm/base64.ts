@@ -82,7 +82,8 @@ function nativeEncode(src: Uint8Array, from: number, length: number, sink: ByteS
  * Decodes `src[from, from + length)` (whole groups: `length` a multiple of 4) into `sink` up to
  * the group that holds the first character not in the alphabet. Returns `length` when all
  * decoded, else the offset (from `from`) where that group starts: the groups before it are
- * decoded, and the caller takes over there.
+ * decoded, and the caller takes over there. `allowNative` false keeps to the kernel: a stream
+ * with whitespace in it (MIME lines) would make the native path fail and redo every line.
  */
 export function decodeBase64Groups(
   src: Uint8Array,
@@ -90,9 +91,10 @@ export function decodeBase64Groups(
   length: number,
   sink: ByteSink,
   url: boolean,
+  allowNative: boolean = true,
 ): number {
   const path = pathFor("base64Decode", length);
-  if (path === "native") {
+  if (path === "native" && allowNative) {
     const done = nativeDecode(src, from, length, sink, url);
     if (done === length) return length;
     // Something irregular in the piece from `done` on: the kernel (or TypeScript) redoes it and
@@ -100,7 +102,7 @@ export function decodeBase64Groups(
     const r = groupsDecode(src, from + done, length - done, sink, url, true);
     return r === length - done ? length : done + r;
   }
-  return groupsDecode(src, from, length, sink, url, path === "wasm");
+  return groupsDecode(src, from, length, sink, url, path !== "typescript");
 }
 
 /** The kernel or TypeScript path of {@linkcode decodeBase64Groups}. */
@@ -158,13 +160,8 @@ function nativeDecode(src: Uint8Array, from: number, length: number, sink: ByteS
       const bytes = (chars >>> 2) * 3;
       let ok = false;
       try {
-        const r = nativeBase64DecodeInto(
-          t === 0 && chars === n ? text : text.substring(t, t + chars),
-          sink.view,
-          sink.at,
-          bytes,
-          url,
-        );
+        const piece = t === 0 && chars === n ? text : text.substring(t, t + chars);
+        const r = nativeBase64DecodeInto(piece, sink.view, sink.at, url);
         ok = r.read === chars && r.written === bytes;
       } catch {
         // A character outside the alphabet (SyntaxError).

@@ -115,7 +115,9 @@ export function nativeBase64Text(bytes: Uint8Array, from: number, to: number, ur
 export function writeAscii(text: string, start: number, end: number, target: Uint8Array, at: number): number {
   const piece = start === 0 && end === text.length ? text : text.substring(start, end);
   if (WRITE_WITH_ENCODER) {
-    return encoder.encodeInto(piece, target.subarray(at, at + end - start)).written;
+    // A fresh output view filled to its end (the usual case) needs no view of its own.
+    const view = at === 0 && end - start === target.length ? target : target.subarray(at, at + end - start);
+    return encoder.encodeInto(piece, view).written;
   }
   return bufferOf(target.buffer).latin1Write(piece, target.byteOffset + at, end - start);
 }
@@ -130,17 +132,16 @@ export function latin1Text(bytes: Uint8Array, from: number, to: number): string 
 }
 
 /**
- * Decodes base64 `text` (no whitespace or padding expected) into `target` from `at`, as much as
- * fits in whole groups; `setFromBase64`'s `{ read, written }`. Throws a `SyntaxError` on a
- * character outside the alphabet.
+ * Decodes base64 `text` (whole groups, no whitespace or padding expected) into `target` from
+ * `at`, which has room for all of it; `setFromBase64`'s `{ read, written }`. Throws a
+ * `SyntaxError` on a character outside the alphabet.
  */
 export function nativeBase64DecodeInto(
   text: string,
   target: Uint8Array,
   at: number,
-  room: number,
   url: boolean,
 ): { read: number; written: number } {
-  const view = at === 0 && room === target.length ? target : target.subarray(at, at + room);
+  const view = at === 0 ? target : target.subarray(at);
   return (setFromBase64 as NonNullable<typeof setFromBase64>).call(view, text, url ? URL_ALPHABET : undefined);
 }
