@@ -13,17 +13,18 @@
  *   fatal `TextDecoder` does both (Node, Bun) and the kernel only locates an error.
  * - A sequence that straddles calls is carried in a 4-byte array (at most 3 bytes) and
  *   finished in TypeScript. Segments adjacent in memory are decoded as one run; runs that
- *   lie apart (a pool after churn) are copied into the kernel layer's 64 KiB gather area and
- *   decoded with one call per area, which costs less than a call per segment and a
- *   concatenation the engine copies again when it flattens the string; the carried bytes go
- *   in first.
+ *   lie apart (a pool after churn) are copied into the kernel layer's 1 MiB gather area and
+ *   decoded with one call per area: a call per segment costs more, and so does a string made
+ *   of pieces, which the engine copies once more when it flattens it (bench/utf8.ts,
+ *   "scattered" rows: a 64 KiB area made 1 MiB of text 16 pieces); the carried bytes go in
+ *   first.
  * - A call that is a whole stream (a fresh decoder, or one whose last call was not a
  *   streaming one, given one run without `stream`: a line from `readFrames`, say) is one
  *   `TextDecoder` call, or on Deno, for up to 32 bytes of ASCII, a JavaScript loop.
  *
  * | input | copies? |
  * | --- | --- |
- * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory; runs that lie apart are gathered, 64 KiB at a time |
+ * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory; runs that lie apart are gathered, 1 MiB at a time |
  * | any other `Uint8Array` (and `ReadableBuffer.from` chunks) | fatal validation only: 32 KiB at a time into kernel scratch memory |
  *
  * @module
@@ -100,7 +101,7 @@ let directRunBytes = DIRECT_RUN_BYTES;
 const decodeRuns = new RunCursor();
 
 /**
- * Sets the gather area's size (up to 64 KiB) and the run length decoded in place, so tests reach
+ * Sets the gather area's size (up to 1 MiB) and the run length decoded in place, so tests reach
  * every boundary with small inputs; no arguments restore the defaults.
  */
 export function setGatherForTesting(limit: number = GATHER_BYTES, directRun: number = DIRECT_RUN_BYTES): void {

@@ -7,9 +7,9 @@
  * `undefined` from then on and the operations take their native or TypeScript path;
  * `kernelModule` has said so once on the console.
  *
- * The layer's own memory (two pages plus the reserved kernel area) takes copies of bytes that
- * are not pool memory, and holds the gather area the UTF-8 decoder copies scattered segments
- * into.
+ * The layer's own memory (the reserved kernel area and a 1 MiB gather area; its pages cost
+ * resident memory only once used) takes copies of bytes that are not pool memory, and holds the
+ * gather area the UTF-8 decoder copies scattered segments into.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import { createFixedMemory, WASM_PAGE_BYTES } from "./memory.ts";
 export const SCRATCH_BYTES: number = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
 
 /** Bytes in the gather area of the layer's own memory. */
-export const GATHER_BYTES: number = 64 * 1024;
+export const GATHER_BYTES: number = 1024 * 1024;
 
 /** A memory the kernels may run on, and what the layer keeps for it. */
 class KernelMemory {
