@@ -183,7 +183,16 @@ function base64Section(reports) {
     // ("ours-auto"; the kernel before there was a choice).
     const chosen = rows.find((r) => r.method === "ours-auto") ?? kernel;
     // The runtime's own methods (not ours, not base64-js), as bench/base64.ts's NATIVE set.
-    const ours = new Set(["kernel", "ours-native", "ours-auto", "transform", "transform-scattered", "base64-js"]);
+    const ours = new Set([
+      "kernel",
+      "ours-native",
+      "ours-auto",
+      "transform",
+      "transform-scattered",
+      "transform-kernel",
+      "transform-native",
+      "base64-js",
+    ]);
     const best = rows.filter((r) => !ours.has(r.method)).sort((a, b) => b.mbPerSec - a.mbPerSec)[0];
     return { kernel, chosen, transform, scattered, best };
   };
