@@ -5,14 +5,24 @@
  * @module
  */
 
+import type { PoolBlock } from "../memory_pool.ts";
 import { pathFor } from "./paths.ts";
 import { kernelsOf } from "./registry.ts";
 
-/** Index in `bytes` of the first `value` in `[from, to)`, or -1. */
-export function memchr(bytes: Uint8Array, from: number, to: number, value: number): number {
+/**
+ * Index in `bytes` of the first `value` in `[from, to)`, or -1. `block`: the pool block `bytes`
+ * lies in, when known (finding the kernels through it is cheaper than through `bytes.buffer`).
+ */
+export function memchr(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  value: number,
+  block: PoolBlock | null = null,
+): number {
   if (from >= to) return -1;
   if (pathFor("memchr", to - from) === "wasm") {
-    const kernels = kernelsOf(bytes.buffer);
+    const kernels = kernelsOf(block !== null ? block.memory : bytes.buffer);
     if (kernels !== undefined) {
       const found = kernels.memchr(bytes.byteOffset + from, to - from, value);
       return found < 0 ? -1 : from + found;
