@@ -24,11 +24,10 @@
 // MB/s always counts binary bytes (the input when encoding, the output when decoding), as in
 // perf-anchors.md §1. Parts 1 and 2: each sample runs a calibrated loop of about 50 ms (15 ms
 // with --quick) after a warm-up; methods are interleaved sample by sample; the figure is the
-// median. Part 3: 7 runs of each method (5 with --quick), interleaved; the median of wall time
-// (of the process's CPU time with --cpu-time, on a machine shared with other work).
+// median. Part 3: 7 runs of each method (5 with --quick), interleaved; the median. Wall time, or
+// the process's CPU time with --cpu-time (on a machine shared with other work).
 
 import { Buffer } from "node:buffer";
-import process from "node:process";
 import { fromByteArray, toByteArray } from "base64-js";
 import {
   base64Decoder,
@@ -43,6 +42,7 @@ import {
 import { type ByteSink, decodeBase64Groups, encodeBase64Groups } from "../src/_wasm/base64.ts";
 import { hasNativePath, type KernelOp, nativeFromBytes, pathFor, setKernelPath } from "../src/_wasm/paths.ts";
 import {
+  cpuClock,
   flag,
   fmt,
   fmtRatio,
@@ -67,15 +67,10 @@ const STREAM_SIZES = [3 * KiB, 16 * KiB, 48 * KiB, MiB];
 const CHUNKS = [KiB, 16 * KiB, 48 * KiB, MiB];
 const TOTAL = numberOption("mib", flag("quick") ? 16 : 48) * MiB;
 const CHANNEL_RUNS = flag("quick") ? 5 : 7;
-// --cpu-time: part 3 counts the process's CPU time instead of wall time (a machine shared with
-// other work: waiting for a core is not the job's cost).
+// --cpu-time: every part counts the process's CPU time instead of wall time (a machine shared
+// with other work: waiting for a core is not the job's cost).
 const CPU_TIME = flag("cpu-time");
-const clock = CPU_TIME
-  ? () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  }
-  : () => performance.now();
+const clock = CPU_TIME ? cpuClock : () => performance.now();
 
 // Big blocks for the contiguous cases (input and output in one 16 MiB slab, so the kernel writes
 // in place), and the 4 KiB channel segments in 8 MiB slabs.
@@ -573,9 +568,8 @@ const NATIVE = new Set([
 const method = [
   "bytes in pool memory → encoded/decoded bytes in pool memory; MB/s of binary bytes (10^6 B/s)",
   `parts 1–2: ${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median`,
-  `part 3: ${TOTAL / MiB} MiB through a channel in chunks, ${CHANNEL_RUNS} runs per method, interleaved; median of ${
-    CPU_TIME ? "CPU time (--cpu-time)" : "wall time"
-  }`,
+  `part 3: ${TOTAL / MiB} MiB through a channel in chunks, ${CHANNEL_RUNS} runs per method, interleaved; median`,
+  `times are ${CPU_TIME ? "the process's CPU time (--cpu-time)" : "wall time"}`,
   "paths: the kernel layer forced to its kernel or native path, and the table's choice, against the best native method",
   "streaming overhead: transform on 4 KiB segments (adjacent or scattered) ÷ the table's choice on the same bytes contiguous (1 = free)",
   "through a channel: pipeThrough MB/s ÷ the fastest native bytes-to-bytes job on the same chunks (above 1: the channel is faster)",
@@ -650,6 +644,7 @@ for (const job of ["encode", "decode"] as const) {
       warmupMs: WARMUP_MS,
       warmupBatch: 4,
       reheat: true,
+      clock,
     }).map((ns) => ns.map((nsPerOp) => ((size - (size % 3)) / nsPerOp) * 1000)); // MB/s
     methods.forEach((m, k) => {
       rows.push({
