@@ -97,10 +97,14 @@ export class RunCursor {
       if (to <= from) continue;
       const bytes = seg.bytes;
       this.block = seg.block;
-      let address = bytes.byteOffset + to;
-      if (this.#join) {
+      this.bytes = bytes;
+      this.from = from;
+      this.to = to;
+      if (this.#join && to === seg.end && this.#index <= last) {
         // Join the following segments while each starts where the run ends, in the same memory
-        // (offsets first: reading a view's buffer costs more than comparing numbers).
+        // (offsets first: a view's `byteOffset` and above all its `buffer` are getter calls).
+        const base = bytes.byteOffset;
+        let address = base + to;
         while (this.#index <= last) {
           const next = segments[this.#index] as BufferSegment;
           if (next.bytes.byteOffset !== address || !sameMemory(seg, next)) break;
@@ -109,15 +113,11 @@ export class RunCursor {
           address += nto;
           this.#index++;
         }
-      }
-      if (address === bytes.byteOffset + to) {
-        this.bytes = bytes;
-        this.from = from;
-        this.to = to;
-      } else {
-        this.bytes = this.#wholeView(seg);
-        this.from = bytes.byteOffset + from;
-        this.to = address;
+        if (address !== base + to) {
+          this.bytes = this.#wholeView(seg);
+          this.from = base + from;
+          this.to = address;
+        }
       }
       return true;
     }

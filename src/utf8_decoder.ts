@@ -33,7 +33,7 @@
 import { codePointOf, fitsAt, maximalSubpart, openTail, sequenceLength } from "./_utf8_reference.ts";
 import { checkUtf8Input } from "./_utf8_input.ts";
 import { RunCursor } from "./_runs.ts";
-import { pathFor } from "./_wasm/paths.ts";
+import { choiceOf } from "./_wasm/paths.ts";
 import { GATHER_BYTES, gatherArea } from "./_wasm/registry.ts";
 import { locateUtf8Error, utf8Validate } from "./_wasm/utf8_validate.ts";
 import { typeError } from "./errors.ts";
@@ -76,6 +76,8 @@ const runDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // it): its output, BOM handling included, is then exactly Utf8Decoder's.
 const wholeDecoder = new TextDecoder("utf-8");
 const wholeDecoderKeepingBOM = runDecoder;
+// The kernel layer's choice for validation (fatal decoding validates each run).
+const UTF8_VALIDATE = choiceOf("utf8Validate");
 // Fatal and BOM-preserving, for the native path's fatal decoding of runs.
 const fatalRunDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -313,23 +315,14 @@ export class Utf8Decoder {
   #decodeWhole(input: ReadableBuffer | Uint8Array | undefined): string | undefined {
     let view: Uint8Array;
     if (input instanceof ReadableBuffer) {
-      const length = input.length;
-      if (length === 0) return "";
-      const runs = walkRuns(input, decodeRuns);
-      runs.next();
-      if (runs.to - runs.from !== length) {
-        runs.finish(); // several runs
-        return undefined;
+      // One segment (a frame, a line) is the fast path: its view, no walk (several segments take
+      // the general path).
+      if (!input.isSingleSegment) return undefined;
+      view = input.first;
+      if (view.length <= SHORT_ASCII_BYTES) {
+        const text = asciiString(view, 0, view.length);
+        if (text !== undefined) return text;
       }
-      if (length <= SHORT_ASCII_BYTES) {
-        const text = asciiString(runs.bytes, runs.from, runs.to);
-        if (text !== undefined) {
-          runs.finish();
-          return text;
-        }
-      }
-      view = runs.view();
-      runs.finish();
     } else if (input instanceof Uint8Array) {
       if (input.length <= SHORT_ASCII_BYTES) {
         const text = asciiString(input, 0, input.length);
@@ -350,6 +343,7 @@ export class Utf8Decoder {
    */
   #feedRuns(input: ReadableBuffer): string {
     if (input.length === 0) return "";
+    if (input.isSingleSegment) return this.#feed(input.first); // no walk
     const runs = walkRuns(input, decodeRuns);
     runs.next();
     if (runs.to - runs.from === input.length) {
@@ -431,7 +425,7 @@ export class Utf8Decoder {
       this.#position += n;
       return out;
     }
-    if (at < n && pathFor("utf8Validate", n - at) === "native") {
+    if (at < n && UTF8_VALIDATE.path(n - at) === "native") {
       // Fatal mode, native path: a fatal TextDecoder on the run up to an open sequence; only
       // when it throws does the kernel find where.
       const tail = openTail(view, at, n);

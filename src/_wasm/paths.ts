@@ -40,23 +40,56 @@ const NATIVE_FROM: Record<Runtime, Record<KernelOp, number>> = {
   node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
 };
 
-const HAS_NATIVE: Record<KernelOp, boolean> = {
-  memchr: true,
-  utf8Validate: true, // isUtf8, or a fatal TextDecoder
-  base64Encode: HAS_NATIVE_BASE64_ENCODE,
-  base64Decode: HAS_NATIVE_BASE64_DECODE,
-};
+/**
+ * One operation's choice: the table's threshold, a forced path, and what this host has. Hot
+ * callers hold their op's object (`choiceOf`): one monomorphic call, where a lookup by the op's
+ * name cost a search per short buffer 40% more on JavaScriptCore.
+ */
+class OpChoice {
+  /** The path forced by setKernelPath, or undefined: the table decides. */
+  forced: KernelPath | undefined;
+  /** Input bytes from which the native path is faster (the table's row). */
+  readonly nativeFrom: number;
+  /** Whether this runtime has a native path for the op. */
+  readonly hasNative: boolean;
 
-const nativeFrom: Record<KernelOp, number> = { ...NATIVE_FROM[RUNTIME] };
-// Paths forced by setKernelPath (undefined: the table decides).
-const forced: Record<KernelOp, KernelPath | undefined> = {
-  memchr: undefined,
-  utf8Validate: undefined,
-  base64Encode: undefined,
-  base64Decode: undefined,
+  constructor(nativeFrom: number, hasNative: boolean) {
+    this.nativeFrom = nativeFrom;
+    this.hasNative = hasNative;
+  }
+
+  /**
+   * Whether the kernel is wanted for `size` bytes (forced, or the table's choice), before asking
+   * whether it loads: a caller that finds no kernels takes its native path anyway.
+   */
+  wantsKernel(size: number): boolean {
+    const forced = this.forced;
+    return forced === undefined ? size < this.nativeFrom : forced === "wasm";
+  }
+
+  /** See {@linkcode pathFor}. */
+  path(size: number): KernelPath {
+    const want = this.forced ?? (size >= this.nativeFrom ? "native" : "wasm");
+    if (want === "wasm") return kernelsAvailable() ? "wasm" : this.hasNative ? "native" : "typescript";
+    if (want === "native") return this.hasNative ? "native" : kernelsAvailable() ? "wasm" : "typescript";
+    return want;
+  }
+}
+
+const row = NATIVE_FROM[RUNTIME];
+const choices: Record<KernelOp, OpChoice> = {
+  memchr: new OpChoice(row.memchr, true),
+  utf8Validate: new OpChoice(row.utf8Validate, true), // isUtf8, or a fatal TextDecoder
+  base64Encode: new OpChoice(row.base64Encode, HAS_NATIVE_BASE64_ENCODE),
+  base64Decode: new OpChoice(row.base64Decode, HAS_NATIVE_BASE64_DECODE),
 };
 
 const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode"];
+
+/** The choice object of `op`, for callers that decide per short buffer (see {@linkcode OpChoice}). */
+export function choiceOf(op: KernelOp): OpChoice {
+  return choices[op];
+}
 
 /**
  * The path `op` takes for `size` bytes: the forced one or the table's, then what this host
@@ -64,15 +97,12 @@ const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "bas
  * and TypeScript is the last resort).
  */
 export function pathFor(op: KernelOp, size: number): KernelPath {
-  const want = forced[op] ?? (size >= nativeFrom[op] ? "native" : "wasm");
-  if (want === "wasm") return kernelsAvailable() ? "wasm" : HAS_NATIVE[op] ? "native" : "typescript";
-  if (want === "native") return HAS_NATIVE[op] ? "native" : kernelsAvailable() ? "wasm" : "typescript";
-  return want;
+  return choices[op].path(size);
 }
 
 /** True when `op` has a native path on this runtime. */
 export function hasNativePath(op: KernelOp): boolean {
-  return HAS_NATIVE[op];
+  return choices[op].hasNative;
 }
 
 /**
@@ -80,12 +110,12 @@ export function hasNativePath(op: KernelOp): boolean {
  * benchmarks). A forced path this host lacks gives way as in {@linkcode pathFor}.
  */
 export function setKernelPath(op: KernelOp | "all", path: KernelPath | "auto"): void {
-  for (const o of op === "all" ? OPS : [op]) forced[o] = path === "auto" ? undefined : path;
+  for (const o of op === "all" ? OPS : [op]) choices[o].forced = path === "auto" ? undefined : path;
 }
 
 /** The table's size threshold for `op` on this runtime (benchmarks print it). */
 export function nativeFromBytes(op: KernelOp): number {
-  return nativeFrom[op];
+  return choices[op].nativeFrom;
 }
 
 /**
