@@ -32,10 +32,10 @@ export type KernelPath = "wasm" | "native" | "typescript";
  * | memchr | never | ≥ 4 KiB | never | bench/index_of.ts: V8's `indexOf` is a scalar loop, JSC's a vectorised memchr that wins once its call cost is amortised |
  * | utf8Validate | never | always | always | bench/utf8.ts "validate" and "fatal" rows: Node's and Bun's `isUtf8` is simdutf, Deno's a slow polyfill (and its fatal `TextDecoder` 2–9× slower than its plain one) |
  * | base64Encode | ≥ 3 KiB | never | never | bench/base64.ts "transform-kernel"/"transform-native" rows, and pipeThrough with each path forced: the codecs write 4 KiB output blocks, and a native write per block costs 100–300 ns more than a kernel call, so what wins on one long view can lose in a pipe. V8 15's `toBase64` is simdutf (AVX2), 3× Deno's 128-bit WebAssembly SIMD, and still 1.25–1.4× in a pipe (runs of 4 KiB included); Bun's `base64Slice` + `latin1Write` wins on one long view but not in a pipe (its strings cost it there); Node 20's never wins |
- * | base64Decode | ≥ 8 KiB | never | never | the same: Deno's `latin1Slice` + `setFromBase64` (simdutf) is 1.1–1.7× the kernel on runs of 8 KiB and more, 0.9× on the 4 KiB runs a pool's scattered blocks make; Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
+ * | base64Decode | ≥ 16 KiB | never | never | the same: Deno's `latin1Slice` + `setFromBase64` (simdutf) is 1.3–1.5× the kernel on long adjacent runs, but 0.7–0.9× on the 4 KiB runs a pool's scattered blocks make, which a pipe sees more of as it runs (even in the pipe overall); Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
  */
 const NATIVE_FROM: Record<Runtime, Record<KernelOp, number>> = {
-  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 3072, base64Decode: 8192 },
+  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 3072, base64Decode: 16384 },
   bun: { memchr: 4096, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
   node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
 };
