@@ -7,7 +7,7 @@
  *
  * | what the cursor gives | allocates? |
  * | --- | --- |
- * | `bytes`, `from`, `to` (the run is `bytes[from, to)`) | no: a segment's own view, or one view of a whole memory per walk |
+ * | `bytes`, `from`, `to` (the run is `bytes[from, to)`) | no: a segment's own view, or for joined segments the kernel layer's view of the whole pool memory (one per walk for other memory) |
  * | `view()` | only when the run is not exactly one segment's whole view (a slice, or joined segments) |
  *
  * Start a walk with `walkRuns` (readable_buffer.ts), which knows where a buffer's bytes lie.
