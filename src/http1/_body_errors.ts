@@ -32,6 +32,11 @@ export function bodyTooLarge(rule: string, received: number): RangeError {
   return withStatus(rangeError("read the request body", rule, `at least ${received} bytes`), 413);
 }
 
+/** A chunked body's trailer section is longer, or has more fields, than a head may. */
+export function trailersTooLarge(rule: string, received: number): RangeError {
+  return withStatus(rangeError("read the request trailers", rule, `${received} bytes`), 431);
+}
+
 /** The status a body error answers with, or undefined for any other error. */
 export function bodyErrorStatus(error: unknown): number | undefined {
   return typeof error === "object" && error !== null ? statuses.get(error) : undefined;

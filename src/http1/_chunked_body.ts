@@ -29,7 +29,7 @@ import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadOptions, ReadResult } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { CLASS, CR, HEX, HEX_VALUE, LF, TCHAR, VCHAR, WS } from "./_chars.ts";
-import { bodyErrorStatus, bodyTooLarge, malformedChunk, truncatedBody } from "./_body_errors.ts";
+import { bodyErrorStatus, bodyTooLarge, malformedChunk, trailersTooLarge, truncatedBody } from "./_body_errors.ts";
 import type { RequestBody } from "./_fixed_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import type { InputCursor } from "./_input_cursor.ts";
@@ -220,7 +220,9 @@ export class ChunkedBody implements RequestBody {
             continue;
           }
           if (length === INVALID) {
-            if (parser.errorStatus === 431) throw bodyTooLarge("the trailers must fit maxHeadBytes and maxHeaderCount", parser.scanned);
+            if (parser.errorStatus === 431) {
+              throw trailersTooLarge("they must fit maxHeadBytes and maxHeaderCount", parser.scanned);
+            }
             throw malformedChunk(`the trailers must be valid field lines (${parser.errorReason})`, this.#framingOffset + parser.errorOffset);
           }
           const copy = cursor.buffer.slice(cursor.offset, cursor.offset + length).toUint8Array();

@@ -219,6 +219,7 @@ class HttpConnection implements ResponseTarget {
   // The head timer: one setTimeout at a time, re-armed when it fires before #deadline.
   #deadline = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = 0;
   #timedOut = false;
   #headTimerSet = false;
 
@@ -519,8 +520,17 @@ class HttpConnection implements ResponseTarget {
       return;
     }
     this.#timedOut = false;
-    this.#deadline = Date.now() + ms;
-    if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimer, ms);
+    const deadline = Date.now() + ms;
+    this.#deadline = deadline;
+    // A pending timer that fires before the deadline re-arms itself; a later one is replaced.
+    if (this.#timer !== undefined && this.#timerAt > deadline) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#timer === undefined) {
+      this.#timerAt = deadline;
+      this.#timer = setTimeout(this.#onTimer, ms);
+    }
   }
 
   #disarm(): void {
@@ -532,6 +542,7 @@ class HttpConnection implements ResponseTarget {
     if (this.#deadline === 0) return;
     const left = this.#deadline - Date.now();
     if (left > 0) {
+      this.#timerAt = this.#deadline;
       this.#timer = setTimeout(this.#onTimer, left);
       return;
     }
