@@ -728,6 +728,33 @@ describe("http1 request bodies", () => {
     await serving;
   });
 
+  it("Expect: 100-continue with a streamed answer gets 100 Continue before the head (an echo)", async () => {
+    const input = new Channel();
+    const output = new Channel();
+    const serving = serveHttp({ input: input.reader, output: output.writer }, async (request, response) => {
+      const out = response.stream();
+      await out.writeUtf8((await readText(request)).toUpperCase());
+      out.complete();
+    });
+    await input.writer.write(bytesOf("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+    const first = await output.reader.read();
+    let text = textOf(first.buffer.toUint8Array());
+    assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    output.reader.advanceTo(first.buffer.length);
+    await input.writer.write(bytesOf("echo"));
+    while (!text.endsWith("0\r\n\r\n")) {
+      const { buffer } = await output.reader.read();
+      text += textOf(buffer.toUint8Array());
+      output.reader.advanceTo(buffer.length);
+    }
+    const [interim, response] = parseResponses(bytesOf(text)).responses;
+    assert.equal(interim!.status, 100);
+    assert.equal(decoder.decode(response!.body), "ECHO");
+    assert.equal(field(response!, "connection"), undefined);
+    input.writer.complete();
+    await serving;
+  });
+
   it("Expect: 100-continue answered without reading the body sends no 100 and closes", async () => {
     const result = await exchange(
       [bytesOf("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")],

@@ -24,8 +24,11 @@ export interface ResponseTarget extends BodyWriterOwner {
   keepAlive: boolean;
   /** The current time in ms (one clock read per request). */
   readonly now: number;
-  /** The head is about to be written (the connection decides on keep-alive now). */
-  writingHead(): void;
+  /**
+   * The head is about to be written: the connection sends 100 Continue first for a streamed
+   * answer to a client that waits for it, and decides on keep-alive.
+   */
+  writingHead(streaming: boolean): void;
   /** The request has a body not read to its end (an upgrade must wait for it). */
   readonly bodyPending: boolean;
   /** The response ended with `end()` (the connection may flush now). */
@@ -242,7 +245,9 @@ export class HttpResponse {
    * (then exactly that many bytes) or the client speaks HTTP/1.0 (then the body ends with the
    * connection). `complete()` ends the response; `complete(error)` aborts the connection.
    * The writer's `getMemory` views are pool memory of the connection's output (chunk framing
-   * is written around what you put there).
+   * is written around what you put there). A client that waits for `100 Continue` gets it
+   * before this head (a streamed answer usually reads the body as it goes); `end()` before
+   * the body was read sends none, and the connection closes after the answer.
    *
    * @returns The body's writer.
    * @throws {RangeError} When the status is out of range.
@@ -259,9 +264,9 @@ export class HttpResponse {
       mode = UNTIL_CLOSE;
       target.keepAlive = false;
     } else mode = CHUNKED;
-    if (noBody) this.#writeHead(-1, false);
-    else if (this.#contentLength >= 0) this.#writeHead(this.#contentLength, false);
-    else this.#writeHead(-1, (this.#flags & FLAG_HTTP10) === 0);
+    if (noBody) this.#writeHead(-1, false, true);
+    else if (this.#contentLength >= 0) this.#writeHead(this.#contentLength, false, true);
+    else this.#writeHead(-1, (this.#flags & FLAG_HTTP10) === 0, true);
     target.writer.commit();
     this.#state = STREAMING;
     this.#body = new BodyWriter(target.output, target.writer, mode, this.#contentLength, {
@@ -319,11 +324,11 @@ export class HttpResponse {
   }
 
   /** Writes the head: `length` ≥ 0 adds Content-Length, `chunked` Transfer-Encoding. */
-  #writeHead(length: number, chunked: boolean): void {
+  #writeHead(length: number, chunked: boolean, streaming: boolean = false): void {
     const target = this.#target;
     const w = target.writer;
     const status = this.status;
-    target.writingHead();
+    target.writingHead(streaming);
     if (this.#close) target.keepAlive = false;
     if (this.statusText === undefined) {
       w.writeBytes(statusLine(status));

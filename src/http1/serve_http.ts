@@ -434,13 +434,14 @@ class HttpConnection implements ResponseTarget {
 
   // ---- ResponseTarget ----
 
-  writingHead(): void {
+  writingHead(streaming: boolean): void {
+    if (!this.#continuePending) return;
+    // A streamed answer (an echo, a proxy) reads the body as it goes: the client may send it.
+    if (streaming) return this.#sendContinue();
     // A final response ends the wait for 100 Continue; a client still waiting may not send
     // the body, so the connection cannot go on after this request.
-    if (this.#continuePending) {
-      this.#continuePending = false;
-      if (this.#body !== undefined && !this.#body.started) this.keepAlive = false;
-    }
+    this.#continuePending = false;
+    if (this.#body !== undefined && !this.#body.started) this.keepAlive = false;
   }
 
   ended(): void {
