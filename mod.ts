@@ -12,6 +12,7 @@
  * | `writer.getMemory()` | no | next `getMemory`/`flush`/`write`/`complete` |
  * | `writer.write(data)` | once, into pool memory | — |
  * | `writer.writeUtf8(text)` | encodes into pool memory | — |
+ * | `new BufferWriter(writer)` → `writeInt`/`writeUtf8`/… | formats into pool memory | its view: at `commit()` |
  * | `reader.read()` → `buffer` and its views/slices | no | next `advanceTo` (or `complete`) |
  * | `buffer.toUint8Array()` / `copyTo()` | yes | never (your memory) |
  *
@@ -55,6 +56,7 @@ export type { DuplexChannel, ReadableChannel, ReadOptions, ReadResult } from "./
 export type { FlushOptions, FlushResult, WritableChannel } from "./src/writable_channel.ts";
 export { ReadableBuffer } from "./src/readable_buffer.ts";
 export { BufferReader } from "./src/buffer_reader.ts";
+export { BufferWriter } from "./src/buffer_writer.ts";
 export { MemoryPool, type MemoryPoolOptions, type MemoryPoolStats, POISON_BYTE, PoolBlock } from "./src/memory_pool.ts";
 export { type ChannelTransform, pipeThrough, type PipeThroughOptions } from "./src/transform.ts";
 export { fromRequest, toResponse } from "./src/http.ts";

@@ -25,6 +25,7 @@ const BENCHMARKS = [
   "index_of",
   "utf8",
   "base64",
+  "text_primitives",
   "framing",
   "tcp",
   "file_copy",

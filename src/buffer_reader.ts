@@ -5,8 +5,10 @@
  * @module
  */
 
+import type { BufferSegment } from "./_segment.ts";
 import { isIntegerIn, rangeError, typeError } from "./errors.ts";
-import type { ReadableBuffer } from "./readable_buffer.ts";
+import { bufferRange, newBufferRange, type ReadableBuffer } from "./readable_buffer.ts";
+import { Utf8Decoder } from "./utf8.ts";
 
 /**
  * Reads bytes, integers and delimited runs from a {@linkcode ReadableBuffer} without copying.
@@ -45,6 +47,15 @@ export class BufferReader {
   // not remembered: the caller may change an array's bytes between calls.)
   #missDelimiter: number | undefined;
   #missFrom = 0;
+  // Where the buffer's bytes lie (see BufferRange), loaded by the first tryParseInt or
+  // tryReadString: #segments[#first..#last], the first byte at stream position #rangeStart.
+  #segments: readonly BufferSegment[] | undefined;
+  #first = 0;
+  #last = 0;
+  #rangeStart = 0;
+  // The segment index where the last tryParseInt/tryReadString ended: the next one usually
+  // starts there.
+  #segmentHint = 0;
 
   /**
    * Creates a reader at the start of `buffer`.
@@ -174,6 +185,164 @@ export class BufferReader {
   }
 
   /**
+   * Parses an integer written in ASCII digits: decimal with an optional leading `-`, or hex
+   * (`0-9`, `a-f`, `A-F`, no sign, no `0x`). Reads up to the first byte that is not a digit,
+   * which stays unread; leading zeros are allowed. Nothing is read and the result is
+   * `undefined` when no digit comes first (a `-` alone included), or when the digits (or a
+   * `-`) reach the end of the buffer, as more digits may follow in a later read. The same
+   * value as `parseInt` of the digits, `-0` for `-0` included. No string or view is made:
+   * the digits are read where they lie, across any number of segments.
+   *
+   * @param radix 10 (the default) or 16.
+   * @returns The value, or `undefined` (reader unmoved).
+   * @throws {RangeError} When `radix` is neither 10 nor 16, or the magnitude of the digits
+   * read so far exceeds `Number.MAX_SAFE_INTEGER` (2^53 - 1): `9007199254740991` and
+   * `-9007199254740991` parse, `9007199254740992` throws, even when more digits may follow.
+   * The reader does not move.
+   *
+   * @example Parsing a RESP integer reply across two reads' worth of segments
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BufferReader, ReadableBuffer } from "@channels/channels";
+   *
+   * const utf8 = new TextEncoder();
+   * const reader = new BufferReader(ReadableBuffer.from([utf8.encode(":-12"), utf8.encode("34\r\n:5")]));
+   * assert.equal(reader.tryRead(), 0x3a); // ":"
+   * assert.equal(reader.tryParseInt(), -1234);
+   * assert.equal(reader.isNext(utf8.encode("\r\n"), true), true);
+   * assert.equal(reader.tryRead(), 0x3a);
+   * assert.equal(reader.tryParseInt(), undefined); // "5" may go on: wait for more bytes
+   * assert.equal(reader.remaining, 1);
+   * assert.equal(new BufferReader(ReadableBuffer.from([utf8.encode("1F;")])).tryParseInt(16), 31);
+   * ```
+   */
+  tryParseInt(radix: 10 | 16 = 10): number | undefined {
+    let table: Int8Array;
+    if (radix === 10) table = DECIMAL_VALUES;
+    else if (radix === 16) table = HEX_VALUES;
+    else throw rangeError("parse the integer", "radix must be 10 or 16", radix);
+    const position = this.#position;
+    if (position >= this.#length) return undefined;
+    const segments = this.#segments ?? this.#loadRange();
+    const start = this.#rangeStart + position; // stream positions from here on
+    const end = this.#rangeStart + this.#length;
+    let i = this.#segmentHint;
+    let seg = segments[i] as BufferSegment;
+    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
+      i = this.#findSegment(start);
+      seg = segments[i] as BufferSegment;
+    }
+    let bytes = seg.bytes;
+    let at = start - seg.runningIndex;
+    let to = Math.min(seg.end, end - seg.runningIndex);
+    let sign = 0;
+    if (radix === 10 && bytes[at] === 0x2d) {
+      sign = 1;
+      at++;
+    }
+    // No overflow test per digit: rounding is monotonic and 2^53 is a double, so a value
+    // past Number.MAX_SAFE_INTEGER stays past it however many digits follow.
+    let value = 0;
+    for (;;) {
+      at = scanDigits(bytes, at, to, table, radix, value);
+      value = scannedValue;
+      if (at < to || i === this.#last) break;
+      seg = segments[++i] as BufferSegment;
+      bytes = seg.bytes;
+      at = 0;
+      to = Math.min(seg.end, end - seg.runningIndex);
+    }
+    const stop = seg.runningIndex + at;
+    const digits = stop - start - sign;
+    if (value > Number.MAX_SAFE_INTEGER) throw this.#unsafeInteger(position, stop - start, radix);
+    if (digits === 0 || stop === end) return undefined; // no digit; or they reach the end: more may follow
+    this.#position = position + sign + digits;
+    this.#segmentHint = i;
+    return sign === 1 ? -value : value;
+  }
+
+  /**
+   * Reads `byteCount` bytes as a string.
+   *
+   * - `"utf8"` decodes as `new TextDecoder("utf-8", { ignoreBOM: true })` does: each invalid
+   *   sequence becomes U+FFFD, a leading U+FEFF is kept (the bytes are a field, not a file).
+   *   A sequence cut off by `byteCount` is invalid: read whole characters.
+   * - `"ascii"` accepts bytes 0x00–0x7F only, and throws on any other byte rather than
+   *   guessing a charset (Latin-1 and windows-1252 differ there); read such bytes as `"utf8"`
+   *   or as bytes (`tryReadExact`).
+   *
+   * @param byteCount Bytes to read (a non-negative integer).
+   * @param encoding `"utf8"` (the default) or `"ascii"`.
+   * @returns The string, or `undefined` (reader unmoved) when fewer than `byteCount` bytes remain.
+   * @throws {RangeError} When `byteCount` is negative or not an integer.
+   * @throws {TypeError} When `encoding` is neither `"utf8"` nor `"ascii"`; for `"ascii"`, when
+   * a byte is 0x80 or above (the message names its offset in the buffer). The reader does not
+   * move.
+   *
+   * @example Reading a RESP bulk string whose length comes first
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BufferReader, ReadableBuffer } from "@channels/channels";
+   *
+   * const utf8 = new TextEncoder();
+   * const reader = new BufferReader(ReadableBuffer.from([utf8.encode("$6\r\nh\u00e9l"), utf8.encode("lo\r\n")]));
+   * reader.advance(1); // "$"
+   * const length = reader.tryParseInt();
+   * assert.equal(length, 6);
+   * reader.advance(2); // CRLF
+   * assert.equal(reader.tryReadString(length), "h\u00e9llo");
+   * assert.equal(reader.tryReadString(2, "ascii"), "\r\n");
+   * assert.equal(reader.tryReadString(1), undefined);
+   * ```
+   */
+  tryReadString(byteCount: number, encoding: "ascii" | "utf8" = "utf8"): string | undefined {
+    if (!isIntegerIn(byteCount, 0, Number.MAX_SAFE_INTEGER)) {
+      throw rangeError("read the string", "byteCount must be a non-negative integer", byteCount);
+    }
+    const ascii = encoding === "ascii";
+    if (!ascii && encoding !== "utf8") {
+      throw typeError("read the string", 'encoding must be "utf8" or "ascii"', encoding);
+    }
+    if (byteCount > this.#length - this.#position) return undefined;
+    if (byteCount === 0) return "";
+    const position = this.#position;
+    const segments = this.#segments ?? this.#loadRange();
+    const start = this.#rangeStart + position;
+    let i = this.#segmentHint;
+    let seg = segments[i] as BufferSegment;
+    if (start < seg.runningIndex || start >= seg.runningIndex + seg.end) {
+      i = this.#findSegment(start);
+      seg = segments[i] as BufferSegment;
+    }
+    const from = start - seg.runningIndex;
+    let text: string | undefined;
+    if (from + byteCount <= seg.end) {
+      // One segment: build short ASCII in JavaScript, hand the rest to TextDecoder.
+      const bytes = seg.bytes;
+      const to = from + byteCount;
+      if (ascii || byteCount <= SHORT_STRING_BYTES) text = asciiString(bytes, from, to);
+      if (text === undefined) {
+        if (ascii) throw this.#nonAscii(position + firstNonAscii(bytes, from, to) - from);
+        text = fieldDecoder.decode(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+      }
+    } else {
+      const slice = this.buffer.slice(position, position + byteCount);
+      if (ascii) {
+        let at = position;
+        for (const view of slice) {
+          const bad = firstNonAscii(view, 0, view.length);
+          if (bad < view.length) throw this.#nonAscii(at + bad);
+          at += view.length;
+        }
+      }
+      text = segmentsDecoder.decode(slice);
+    }
+    this.#position = position + byteCount;
+    this.#segmentHint = i;
+    return text;
+  }
+
+  /**
    * Whether the next bytes are `value`.
    *
    * @param value A byte or a byte sequence.
@@ -270,6 +439,49 @@ export class BufferReader {
     return this.#readBig(true, true);
   }
 
+  /** Where the buffer's bytes lie, kept on first use (a reader's buffer never changes). */
+  #loadRange(): readonly BufferSegment[] {
+    const range = bufferRange(this.buffer, scratchRange);
+    this.#segments = range.segments;
+    this.#first = this.#segmentHint = range.first;
+    this.#last = range.last;
+    this.#rangeStart = range.start;
+    range.segments = NO_SEGMENTS;
+    return this.#segments;
+  }
+
+  /** Index of the segment that holds stream position `position` (in the buffer). */
+  #findSegment(position: number): number {
+    const segments = this.#segments as readonly BufferSegment[];
+    let lo = this.#first;
+    let hi = this.#last;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((segments[mid] as BufferSegment).runningIndex <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  #unsafeInteger(position: number, count: number, radix: number): RangeError {
+    let text = "";
+    for (let k = 0; k < Math.min(count, 40); k++) text += String.fromCharCode(this.buffer.at(position + k));
+    if (count > 40) text += "…";
+    return rangeError(
+      `parse the ${radix === 16 ? "hex " : ""}integer at offset ${position}`,
+      `its magnitude must be at most Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER.toString(radix)})`,
+      text,
+    );
+  }
+
+  #nonAscii(offset: number): TypeError {
+    return typeError(
+      `read the ASCII string at offset ${offset}`,
+      "every byte must be from 0x00 to 0x7f",
+      `0x${this.buffer.at(offset).toString(16)}`,
+    );
+  }
+
   #readUnsigned(size: 2 | 4, littleEndian: boolean): number | undefined {
     if (this.#length - this.#position < size) return undefined;
     const buffer = this.buffer;
@@ -289,4 +501,74 @@ export class BufferReader {
     const value = littleEndian ? (BigInt(lo) << 32n) | BigInt(hi) : (BigInt(hi) << 32n) | BigInt(lo);
     return signed ? BigInt.asIntN(64, value) : value;
   }
+}
+
+// Reused by every reader for the duration of one call (then emptied, so it keeps no segments).
+const scratchRange = newBufferRange();
+const NO_SEGMENTS: readonly BufferSegment[] = [];
+
+// A digit's value by byte, -1 for any other byte (one load and one test a digit).
+const DECIMAL_VALUES = /* @__PURE__ */ digitTable(false);
+const HEX_VALUES = /* @__PURE__ */ digitTable(true);
+
+function digitTable(hex: boolean): Int8Array {
+  const table = new Int8Array(256).fill(-1);
+  for (let c = 0; c < 10; c++) table[0x30 + c] = c;
+  if (hex) { for (let c = 0; c < 6; c++) table[0x41 + c] = table[0x61 + c] = 10 + c; }
+  return table;
+}
+
+// bench/text_primitives.ts, "tryReadString" rows (÷ TextDecoder.decode of a subarray): ASCII
+// up to this many bytes in one segment becomes a string in JavaScript (String.fromCharCode of
+// the bytes) instead of a TextDecoder call. The loop wins at 8 bytes everywhere (1.0–2.1×); at
+// 32 only on Deno, whose TextDecoder call costs most (1.6×, against 0.6–0.8× on Bun and Node),
+// as src/utf8.ts found too.
+const SHORT_STRING_BYTES = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? 32 : 8;
+// Reused by asciiString.
+const charCodes: number[] = [];
+// Decodes a run in one segment: U+FFFD for bad sequences, a leading U+FEFF kept.
+const fieldDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+// The same for bytes over several segments (each call a whole stream).
+const segmentsDecoder = new Utf8Decoder({ ignoreBOM: true });
+
+// The value scanDigits reached (a second result without an object).
+let scannedValue = 0;
+
+/**
+ * Folds the digits of `bytes[at, to)` into `value` up to the first non-digit, and returns
+ * its index (`to` when all are digits); the value goes to `scannedValue`.
+ */
+function scanDigits(bytes: Uint8Array, at: number, to: number, table: Int8Array, radix: number, value: number): number {
+  while (at < to) {
+    const d = table[bytes[at] as number] as number;
+    if (d < 0) break;
+    value = value * radix + d;
+    at++;
+  }
+  scannedValue = value;
+  return at;
+}
+
+/** The string of `bytes[from, to)` when every byte is ASCII, else `undefined`. */
+function asciiString(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const n = to - from;
+  if (n > SHORT_STRING_BYTES) {
+    if (firstNonAscii(bytes, from, to) < to) return undefined;
+    return fieldDecoder.decode(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+  }
+  const codes = charCodes;
+  codes.length = n;
+  let any = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[from + i] as number;
+    any |= b;
+    codes[i] = b;
+  }
+  return any < 0x80 ? String.fromCharCode.apply(null, codes) : undefined;
+}
+
+/** Index of the first byte of `bytes[from, to)` that is 0x80 or above, or `to`. */
+function firstNonAscii(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) if ((bytes[i] as number) >= 0x80) return i;
+  return to;
 }

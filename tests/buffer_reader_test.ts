@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BufferReader, Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
 import { resetSearchForTesting, searchStrategy, setSearchStrategy } from "../src/_search.ts";
-import { cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
+import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
 
@@ -733,4 +733,410 @@ describe("BufferReader differential on random segments", () => {
       assert.equal(pool.stats().rentedBlocks, 0);
     });
   }
+});
+
+// ---- tryParseInt: a plain reference, parseInt, and every segmentation ----
+
+type ParseOutcome = { value: number; length: number } | "undefined" | "range";
+
+function isDigitOf(byte: number | undefined, radix: 10 | 16): boolean {
+  if (byte === undefined) return false;
+  if (byte >= 0x30 && byte <= 0x39) return true;
+  return radix === 16 && ((byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66));
+}
+
+/** What tryParseInt must do at `from`, decided with BigInt and parseInt (never with its loop). */
+function referenceParseInt(data: Uint8Array, from: number, radix: 10 | 16): ParseOutcome {
+  let i = from;
+  if (radix === 10 && data[i] === 0x2d) i++;
+  let digits = "";
+  while (isDigitOf(data[i], radix)) {
+    digits += String.fromCharCode(data[i] as number);
+    i++;
+    if (BigInt(radix === 16 ? `0x${digits}` : digits) > BigInt(Number.MAX_SAFE_INTEGER)) return "range";
+  }
+  if (digits === "" || i === data.length) return "undefined";
+  const text = new TextDecoder().decode(data.subarray(from, i));
+  return { value: parseInt(text, radix), length: i - from };
+}
+
+function checkParseInt(buffer: ReadableBuffer, data: Uint8Array, from: number, radix: 10 | 16, label: () => string) {
+  const reader = new BufferReader(buffer);
+  reader.advance(from);
+  const expected = referenceParseInt(data, from, radix);
+  if (expected === "range") {
+    assert.throws(() => reader.tryParseInt(radix), RangeError, label());
+    expectEqual(reader.consumed, from, () => `${label()}: a RangeError must not move the reader`);
+    return;
+  }
+  const value = reader.tryParseInt(radix);
+  if (expected === "undefined") {
+    expectEqual(value, undefined, label);
+    expectEqual(reader.consumed, from, () => `${label()}: undefined must not move the reader`);
+  } else {
+    if (!Object.is(value, expected.value)) assert.equal(value, expected.value, label());
+    expectEqual(reader.consumed, from + expected.length, () => `${label()}: the reader stops after the digits`);
+  }
+}
+
+/** Every buffer over `data` with one cut, two cuts 1–2 apart, or a cut after every byte. */
+function* segmentations(data: Uint8Array): Generator<[ReadableBuffer, string]> {
+  yield [ReadableBuffer.from([data]), "one segment"];
+  yield [bytewise(data), "bytewise"];
+  for (let a = 1; a < data.length; a++) {
+    yield [split(data, a), `cut at ${a}`];
+    for (let d = 1; d <= 2 && a + d < data.length; d++) yield [split(data, a, d), `cuts at ${a} and ${a + d}`];
+  }
+}
+
+const TERMINATORS = ["\r\n", " ", ",", ":", "/", "@", "G", "g", "`", "x", "-", "+", ".", "\u00e9", ""];
+
+/** A random number in text: signs, leading zeros, every length, the safe-integer edge and past it. */
+function randomNumberText(random: Random, radix: 10 | 16): string {
+  const max = Number.MAX_SAFE_INTEGER;
+  let magnitude: string;
+  const kind = random.int(0, 9);
+  if (kind === 0) {
+    magnitude = (max - random.int(0, 3)).toString(radix); // at the edge: ok
+  } else if (kind === 1) {
+    magnitude = (BigInt(max) + BigInt(random.int(1, 3))).toString(radix); // past it
+  } else if (kind === 2) {
+    magnitude = "1" + "0".repeat(random.int(14, 20)); // around the digit count of the edge
+  } else {
+    const digits = random.int(1, radix === 10 ? 16 : 14);
+    magnitude = "";
+    for (let k = 0; k < digits; k++) magnitude += random.int(0, radix - 1).toString(radix);
+  }
+  if (radix === 16) {
+    magnitude = [...magnitude].map((ch) => (random.chance(0.5) ? ch.toUpperCase() : ch)).join("");
+  }
+  const zeros = random.chance(0.2) ? "0".repeat(random.int(1, 12)) : "";
+  const sign = radix === 10 && random.chance(0.35) ? "-" : "";
+  return sign + zeros + magnitude;
+}
+
+describe("BufferReader.tryParseInt()", () => {
+  it("parses decimal and hex like parseInt and stops at the first byte that is not a digit", () => {
+    const cases: [string, 10 | 16, number, number][] = [
+      ["0\r\n", 10, 0, 1],
+      ["42 ", 10, 42, 2],
+      ["-42,", 10, -42, 3],
+      ["0007x", 10, 7, 4],
+      ["12a", 10, 12, 2],
+      ["ff\r", 16, 255, 2],
+      ["DeadBeef;", 16, 0xdeadbeef, 8],
+      ["0x10", 16, 0, 1],
+      ["1-2", 10, 1, 1],
+      ["9:", 10, 9, 1],
+      ["0/", 10, 0, 1],
+      ["fG", 16, 15, 1],
+      ["Ag", 16, 10, 1],
+      ["a@", 16, 10, 1],
+      ["f`", 16, 15, 1],
+    ];
+    for (const [input, radix, value, length] of cases) {
+      const reader = new BufferReader(ReadableBuffer.from([ascii(input)]));
+      assert.equal(reader.tryParseInt(radix), value, input);
+      assertAt(reader, length, input);
+    }
+  });
+
+  it("tryParseInt() of -0 is -0, as parseInt gives", () => {
+    assert.ok(Object.is(new BufferReader(ReadableBuffer.from([ascii("-0\r")])).tryParseInt(), -0));
+    assert.ok(Object.is(new BufferReader(ReadableBuffer.from([ascii("0\r")])).tryParseInt(), 0));
+  });
+
+  it("tryParseInt() returns undefined and reads nothing when no digit comes first", () => {
+    for (
+      const [input, radix] of [["x1", 10], ["-x", 10], ["--1", 10], ["+1", 10], [" 1", 10], ["-1", 16], [
+        "g",
+        16,
+      ]] as const
+    ) {
+      const reader = new BufferReader(split(ascii(input), 1));
+      assert.equal(reader.tryParseInt(radix), undefined, input);
+      assertAt(reader, 0, input);
+    }
+  });
+
+  it("tryParseInt() returns undefined and reads nothing when the digits, or a sign alone, reach the end", () => {
+    for (const input of ["1", "123", "-", "-12", "00", "9007199254740991"]) {
+      for (const [buffer, how] of segmentations(ascii(input))) {
+        const reader = new BufferReader(buffer);
+        assert.equal(reader.tryParseInt(), undefined, `${input} ${how}`);
+        assertAt(reader, 0, `${input} ${how}`);
+      }
+    }
+    const reader = new BufferReader(split(ascii("7,ab"), 2));
+    assert.equal(reader.tryParseInt(), 7);
+    reader.advance(1);
+    assert.equal(reader.tryParseInt(16), undefined, "hex digits to the end");
+    assert.equal(reader.tryParseInt(), undefined, "no decimal digit");
+    assertAt(reader, 2);
+    assert.equal(new BufferReader(ReadableBuffer.from([])).tryParseInt(), undefined, "an empty buffer");
+  });
+
+  it("tryParseInt() accepts magnitudes up to Number.MAX_SAFE_INTEGER and throws a RangeError past it", () => {
+    const ok: [string, 10 | 16, number][] = [
+      ["9007199254740991", 10, Number.MAX_SAFE_INTEGER],
+      ["-9007199254740991", 10, -Number.MAX_SAFE_INTEGER],
+      ["00000000000000000009007199254740991", 10, Number.MAX_SAFE_INTEGER],
+      ["1fffffffffffff", 16, Number.MAX_SAFE_INTEGER],
+      ["1FFFFFFFFFFFFF", 16, Number.MAX_SAFE_INTEGER],
+    ];
+    for (const [digits, radix, value] of ok) {
+      for (const [buffer, how] of segmentations(ascii(`${digits}\r`))) {
+        assert.equal(new BufferReader(buffer).tryParseInt(radix), value, `${digits} ${how}`);
+      }
+    }
+    const bad: [string, 10 | 16][] = [
+      ["9007199254740992", 10],
+      ["-9007199254740992", 10],
+      ["9007199254740993", 10],
+      ["99999999999999999999", 10],
+      ["20000000000000", 16],
+      ["ffffffffffffffff", 16],
+    ];
+    for (const [digits, radix] of bad) {
+      for (const tail of ["\r", "", "123"]) {
+        for (const [buffer, how] of segmentations(ascii(`${digits}${tail}`))) {
+          const reader = new BufferReader(buffer);
+          assert.throws(() => reader.tryParseInt(radix), RangeError, `${digits}${tail} ${how}`);
+          assertAt(reader, 0, `${digits}${tail} ${how}`);
+        }
+      }
+    }
+    const reader = new BufferReader(ReadableBuffer.from([ascii("::9007199254740992\r")]));
+    reader.advance(2);
+    assert.throws(() => reader.tryParseInt(), {
+      name: "RangeError",
+      message:
+        'Cannot parse the integer at offset 2 as its magnitude must be at most Number.MAX_SAFE_INTEGER (9007199254740991): received "9007199254740992"',
+    });
+  });
+
+  it("tryParseInt() throws a RangeError for a radix other than 10 or 16, without moving", () => {
+    const reader = new BufferReader(ReadableBuffer.from([ascii("12 ")]));
+    for (const radix of [8, 2, 36, 0, "10", null, NaN]) {
+      assert.throws(() => reader.tryParseInt(radix as 10), RangeError, String(radix));
+      assertAt(reader, 0);
+    }
+    assert.equal(reader.tryParseInt(undefined), 12, "undefined is the default radix");
+  });
+
+  it("tryParseInt() parses a run of numbers one after another across bytewise segments", () => {
+    const values = [0, 1, -1, 42, 9007199254740991, -9007199254740991, 100, -20, 7];
+    const reader = new BufferReader(bytewise(ascii(values.join(",") + ";")));
+    const parsed: number[] = [];
+    for (;;) {
+      const value = reader.tryParseInt();
+      assert.ok(value !== undefined);
+      parsed.push(value);
+      if (reader.tryRead() === 0x3b) break;
+    }
+    assert.deepEqual(parsed, values);
+    assert.equal(reader.end, true);
+  });
+
+  for (const radix of [10, 16] as const) {
+    it(`tryParseInt(${radix}) agrees with the reference and parseInt on random numbers at every segmentation`, async () => {
+      await withSeed(testSeed(), (random) => {
+        for (let c = 0; c < 250; c++) {
+          const prefix = random.int(0, 3);
+          const number = randomNumberText(random, radix);
+          const terminator = TERMINATORS[random.int(0, TERMINATORS.length - 1)] as string;
+          const data = ascii(":".repeat(prefix) + number + terminator + (random.chance(0.5) ? "1" : ""));
+          for (const [buffer, how] of segmentations(data)) {
+            checkParseInt(buffer, data, prefix, radix, () => `case ${c} ${JSON.stringify(number + terminator)} ${how}`);
+          }
+        }
+      });
+    });
+  }
+
+  it("tryParseInt() agrees with the reference on pool-backed buffers over 16-byte blocks", async () => {
+    const pool = new MemoryPool({ blockSize: 16, debug: true });
+    await withSeed(testSeed(), async (random) => {
+      for (let c = 0; c < 400; c++) {
+        const radix = random.chance(0.5) ? 10 : 16;
+        let text = "";
+        while (text.length < 60) text += randomNumberText(random, radix) + (random.chance(0.5) ? "\r\n" : ",");
+        const data = ascii(text);
+        const sizes = randomSizes(random, data.length, 16);
+        const prefix = random.int(0, 15);
+        const held = await poolBuffer(pool, data, sizes, prefix);
+        try {
+          for (let from = 0; from < data.length; from++) {
+            checkParseInt(held.buffer, data, from, radix, () => `case ${c} ${JSON.stringify(text)} from ${from}`);
+          }
+        } finally {
+          held.release();
+        }
+      }
+    });
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+});
+
+// ---- tryReadString ----
+
+const PIECES: readonly Uint8Array[] = [
+  ascii("GET / HTTP/1.1"),
+  ascii("a"),
+  ascii("\r\n"),
+  ascii("h\u00e9"),
+  ascii("\u20ac"),
+  ascii("\u{1f600}"),
+  ascii("\u{10ffff}"),
+  u8(0xef, 0xbb, 0xbf), // BOM
+  u8(0x80),
+  u8(0xff),
+  u8(0xc0, 0x80), // overlong
+  u8(0xe2, 0x82), // truncated
+  u8(0xf0, 0x9f, 0x98), // truncated
+  u8(0xed, 0xa0, 0x80), // a surrogate
+  u8(0x00, 0x7f),
+];
+
+function randomText(random: Random, pieces: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  for (let k = 0; k < pieces; k++) chunks.push(PIECES[random.int(0, PIECES.length - 1)] as Uint8Array);
+  return concat(chunks);
+}
+
+const fieldDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+function checkReadString(
+  buffer: ReadableBuffer,
+  data: Uint8Array,
+  from: number,
+  count: number,
+  label: () => string,
+): void {
+  const reader = new BufferReader(buffer);
+  reader.advance(from);
+  if (from + count > data.length) {
+    expectEqual(reader.tryReadString(count), undefined, label);
+    expectEqual(reader.tryReadString(count, "ascii"), undefined, label);
+    expectEqual(reader.consumed, from, label);
+    return;
+  }
+  const bytes = data.subarray(from, from + count);
+  expectEqual(reader.tryReadString(count), fieldDecoder.decode(bytes), () => `${label()}: utf8`);
+  expectEqual(reader.consumed, from + count, label);
+  reader.rewind(count);
+  const bad = bytes.findIndex((b) => b >= 0x80);
+  if (bad < 0) {
+    expectEqual(reader.tryReadString(count, "ascii"), String.fromCharCode(...bytes), () => `${label()}: ascii`);
+    expectEqual(reader.consumed, from + count, label);
+  } else {
+    assert.throws(
+      () => reader.tryReadString(count, "ascii"),
+      (error: unknown) =>
+        error instanceof TypeError && error.message.includes(`at offset ${from + bad} `) &&
+        error.message.includes(`0x${(bytes[bad] as number).toString(16)}`),
+      label(),
+    );
+    expectEqual(reader.consumed, from, () => `${label()}: a TypeError must not move the reader`);
+  }
+}
+
+describe("BufferReader.tryReadString()", () => {
+  it("tryReadString() decodes UTF-8 across segments and ASCII, and keeps a leading BOM", () => {
+    const data = concat([u8(0xef, 0xbb, 0xbf), ascii("h\u00e9llo \u{1f600}!")]);
+    for (const [buffer, how] of segmentations(data)) {
+      const reader = new BufferReader(buffer);
+      assert.equal(reader.tryReadString(data.length), "\ufeffh\u00e9llo \u{1f600}!", how);
+      assertAt(reader, data.length, how);
+    }
+    const reader = new BufferReader(split(ascii("OK\r\n"), 1));
+    assert.equal(reader.tryReadString(2, "ascii"), "OK");
+    assert.equal(reader.tryReadString(0), "");
+    assert.equal(reader.tryReadString(0, "ascii"), "");
+    assert.equal(reader.tryReadString(2, "utf8"), "\r\n");
+    assert.equal(reader.tryReadString(0), "", "zero bytes at the end");
+  });
+
+  it("tryReadString() replaces invalid and cut-off sequences with U+FFFD as TextDecoder does", () => {
+    const data = u8(0x61, 0xe2, 0x82, 0xac, 0x80, 0xf0, 0x9f);
+    assert.equal(new BufferReader(split(data, 2)).tryReadString(3), "a\ufffd", "a sequence cut by byteCount");
+    assert.equal(new BufferReader(split(data, 3, 1)).tryReadString(7), "a\u20ac\ufffd\ufffd");
+  });
+
+  it("tryReadString() returns undefined and reads nothing when fewer bytes remain", () => {
+    const reader = new BufferReader(split(ascii("abcdef"), 2, 2));
+    reader.advance(1);
+    assert.equal(reader.tryReadString(6), undefined);
+    assert.equal(reader.tryReadString(6, "ascii"), undefined);
+    assertAt(reader, 1);
+    assert.equal(reader.tryReadString(5), "bcdef");
+  });
+
+  it("tryReadString() throws a TypeError naming the offset of a byte above 0x7f for ascii, without moving", () => {
+    for (const [buffer, how] of segmentations(ascii("ab\u00e9cd"))) {
+      const reader = new BufferReader(buffer);
+      reader.advance(1);
+      assert.throws(() => reader.tryReadString(4, "ascii"), {
+        name: "TypeError",
+        message: 'Cannot read the ASCII string at offset 2 as every byte must be from 0x00 to 0x7f: received "0xc3"',
+      }, how);
+      assertAt(reader, 1, how);
+      assert.equal(reader.tryReadString(1, "ascii"), "b");
+    }
+    const long = new BufferReader(ReadableBuffer.from([ascii("x".repeat(100) + "\u00ff")]));
+    assert.throws(() => long.tryReadString(102, "ascii"), /at offset 100 .*received "0xc3"/);
+  });
+
+  it("tryReadString() throws on a bad byteCount (RangeError) or encoding (TypeError), without moving", () => {
+    const reader = new BufferReader(ReadableBuffer.from([ascii("abc")]));
+    for (const count of [-1, 0.5, NaN, Infinity, "1", null]) {
+      assert.throws(() => reader.tryReadString(count as number), RangeError, String(count));
+    }
+    for (const encoding of ["latin1", "utf-8", "ASCII", null, 1]) {
+      assert.throws(() => reader.tryReadString(1, encoding as "utf8"), TypeError, String(encoding));
+    }
+    assertAt(reader, 0);
+  });
+
+  it("tryReadString() agrees with TextDecoder on random text, windows and segmentations", async () => {
+    await withSeed(testSeed(), (random) => {
+      for (let c = 0; c < 400; c++) {
+        const data = random.chance(0.3) ? ascii("x".repeat(random.int(0, 80))) : randomText(random, random.int(0, 12));
+        const sizes = randomSizes(random, data.length, 12);
+        const buffer = ReadableBuffer.from(cut(data, sizes));
+        for (let k = 0; k < 12; k++) {
+          const from = random.int(0, data.length);
+          const count = random.int(0, data.length - from + 1);
+          checkReadString(
+            buffer,
+            data,
+            from,
+            count,
+            () => `case ${c} ${hex(data)} segments ${sizes} [${from}, +${count})`,
+          );
+        }
+      }
+    });
+  });
+
+  it("tryReadString() agrees with TextDecoder on pool-backed buffers over 16-byte blocks", async () => {
+    const pool = new MemoryPool({ blockSize: 16, debug: true });
+    await withSeed(testSeed(), async (random) => {
+      for (let c = 0; c < 300; c++) {
+        const data = randomText(random, random.int(1, 14));
+        const sizes = randomSizes(random, data.length, 16);
+        const held = await poolBuffer(pool, data, sizes, random.int(0, 15));
+        try {
+          for (let k = 0; k < 10; k++) {
+            const from = random.int(0, data.length);
+            const count = random.int(0, data.length - from);
+            checkReadString(held.buffer, data, from, count, () => `case ${c} ${hex(data)} [${from}, +${count})`);
+          }
+        } finally {
+          held.release();
+        }
+      }
+    });
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
 });
