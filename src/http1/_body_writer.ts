@@ -5,7 +5,7 @@
 
 import { isIntegerIn, rangeError, stateError, typeError } from "../errors.ts";
 import type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
-import type { BufferWriter } from "./_interim_writer.ts";
+import type { BufferWriter } from "../buffer_writer.ts";
 
 /** Chunked transfer coding. */
 export const CHUNKED = 0;

@@ -15,8 +15,6 @@ export interface HeadOwner {
 }
 
 let rebind: (headers: HttpHeaders, bytes: Uint8Array, offset: number) => void;
-let bytesOf: (headers: HttpHeaders) => Uint8Array;
-let offsetOf: (headers: HttpHeaders) => number;
 
 /**
  * The field lines of a request, in order, as the client sent them. Nothing is decoded until
@@ -66,8 +64,6 @@ export class HttpHeaders implements Iterable<[string, string]> {
       headers.#bytes = bytes;
       headers.#offset = offset;
     };
-    bytesOf = (headers) => headers.#bytes;
-    offsetOf = (headers) => headers.#offset;
   }
 
   /**
@@ -164,14 +160,4 @@ export class HttpHeaders implements Iterable<[string, string]> {
 /** Points headers at a copy of their head (the connection is about to release the original). */
 export function rebindHeaders(headers: HttpHeaders, bytes: Uint8Array, offset: number): void {
   rebind(headers, bytes, offset);
-}
-
-/** The bytes the headers read, and where their head starts in them (for the request line). */
-export function headersBytes(headers: HttpHeaders): Uint8Array {
-  return bytesOf(headers);
-}
-
-/** Where the head starts in {@linkcode headersBytes}. */
-export function headersOffset(headers: HttpHeaders): number {
-  return offsetOf(headers);
 }

@@ -8,7 +8,9 @@ import { stateError } from "../errors.ts";
 import { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadableChannel, ReadResult } from "../readable_channel.ts";
 import { latin1 } from "./_chars.ts";
-import { type HeadOwner, headersBytes, headersOffset, HttpHeaders } from "./http_headers.ts";
+import { type HeadOwner, HttpHeaders, rebindHeaders } from "./http_headers.ts";
+
+let rebind: (request: HttpRequest, bytes: Uint8Array, offset: number) => void;
 
 const EMPTY_FIELDS = new Int32Array(0);
 /** Headers of nothing: the trailers of a request without a chunked body. */
@@ -62,8 +64,13 @@ export class HttpRequest {
   readonly method: string;
   /** `"HTTP/1.1"`, or `"HTTP/1.0"` for a 1.0 client. */
   readonly version: "HTTP/1.0" | "HTTP/1.1";
-  /** The header fields. */
-  readonly headers: HttpHeaders;
+  // The head: its bytes from #offset, the field offsets (from the head's start) and count.
+  // The headers object is made when first asked for.
+  #bytes: Uint8Array;
+  #offset: number;
+  readonly #fields: Int32Array;
+  readonly #fieldCount: number;
+  #headers: HttpHeaders | undefined;
   readonly #targetStart: number;
   readonly #targetEnd: number;
   #target: string | undefined;
@@ -77,7 +84,10 @@ export class HttpRequest {
    *
    * @param method The method.
    * @param version The version.
-   * @param headers The header fields (they also hold the request line's bytes).
+   * @param bytes The head's bytes.
+   * @param offset Where the head starts in `bytes`.
+   * @param fields Four offsets per field line, from the head's start.
+   * @param fieldCount Field lines.
    * @param targetStart Where the target starts, from the head's start.
    * @param targetEnd Where the target ends.
    * @param body The body's reader.
@@ -87,7 +97,10 @@ export class HttpRequest {
   constructor(
     method: string,
     version: "HTTP/1.0" | "HTTP/1.1",
-    headers: HttpHeaders,
+    bytes: Uint8Array,
+    offset: number,
+    fields: Int32Array,
+    fieldCount: number,
     targetStart: number,
     targetEnd: number,
     body: ReadableChannel,
@@ -96,7 +109,10 @@ export class HttpRequest {
   ) {
     this.method = method;
     this.version = version;
-    this.headers = headers;
+    this.#bytes = bytes;
+    this.#offset = offset;
+    this.#fields = fields;
+    this.#fieldCount = fieldCount;
     this.#targetStart = targetStart;
     this.#targetEnd = targetEnd;
     this.#body = body;
@@ -114,11 +130,22 @@ export class HttpRequest {
   get target(): string {
     if (this.#target === undefined) {
       this.#check();
-      const bytes = headersBytes(this.headers);
-      const offset = headersOffset(this.headers);
-      this.#target = latin1(bytes, offset + this.#targetStart, offset + this.#targetEnd);
+      this.#target = latin1(this.#bytes, this.#offset + this.#targetStart, this.#offset + this.#targetEnd);
     }
     return this.#target;
+  }
+
+  /**
+   * The header fields.
+   *
+   * @throws {ChannelStateError} `REQUEST_FINISHED` once the handler settled (unless read before).
+   */
+  get headers(): HttpHeaders {
+    if (this.#headers === undefined) {
+      this.#check();
+      this.#headers = new HttpHeaders(this.#bytes, this.#offset, this.#fields, this.#fieldCount, this.#owner);
+    }
+    return this.#headers;
   }
 
   /** The target up to its `?` (the whole target when it has none). */
@@ -146,6 +173,19 @@ export class HttpRequest {
   #check(): void {
     if (this.#owner.generation !== this.#generation) throw stateError("REQUEST_FINISHED");
   }
+
+  static {
+    rebind = (request, bytes, offset) => {
+      request.#bytes = bytes;
+      request.#offset = offset;
+      if (request.#headers !== undefined) rebindHeaders(request.#headers, bytes, offset);
+    };
+  }
+}
+
+/** Points a request (and its headers) at a copy of its head (the connection is about to release the original). */
+export function rebindRequest(request: HttpRequest, bytes: Uint8Array, offset: number): void {
+  rebind(request, bytes, offset);
 }
 
 /** `GET`, `POST`, … interned; another method is decoded. */

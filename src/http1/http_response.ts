@@ -11,11 +11,13 @@ import type { WritableChannel } from "../writable_channel.ts";
 import { invalidFieldValueIndex, isToken } from "./_chars.ts";
 import { BodyWriter, type BodyWriterOwner, CHUNKED, DISCARD, FIXED, UNTIL_CLOSE } from "./_body_writer.ts";
 import { dateLine } from "./_date.ts";
-import type { BufferWriter } from "./_interim_writer.ts";
+import type { BufferWriter } from "../buffer_writer.ts";
 import { statusLine } from "./_status.ts";
 
 /** What a response needs of its connection. Internal. */
 export interface ResponseTarget extends BodyWriterOwner {
+  /** Where the open response keeps the fields set on it (one response is open at a time). */
+  readonly fields: string[];
   /** Formats into the connection's output. */
   readonly writer: BufferWriter;
   /** The connection's output. */
@@ -45,6 +47,35 @@ export const FLAG_HTTP10 = 2;
 export const FLAG_UPGRADE = 4;
 
 let settle: (response: HttpResponse) => void;
+
+const NAME_OTHER = 0;
+const NAME_DATE = 1;
+const NAME_CONNECTION = 2;
+const NAME_CONTENT_LENGTH = 3;
+const NAME_TRANSFER_ENCODING = 4;
+// Field names already checked, and what they are: handlers set the same few names over and
+// over, and a map lookup of a (usually interned) string costs less than the token check.
+const nameKinds = new Map<string, number>();
+const MAX_CACHED_NAMES = 256;
+
+/** What `name` is to the server; throws when it is not a token. */
+function nameKind(name: string): number {
+  const known = nameKinds.get(name);
+  if (known !== undefined) return known;
+  if (typeof name !== "string" || !isToken(name)) throw typeError("set the header", "its name must be a token", name);
+  const lower = name.toLowerCase();
+  const kind = lower === "date"
+    ? NAME_DATE
+    : lower === "connection"
+    ? NAME_CONNECTION
+    : lower === "content-length"
+    ? NAME_CONTENT_LENGTH
+    : lower === "transfer-encoding"
+    ? NAME_TRANSFER_ENCODING
+    : NAME_OTHER;
+  if (nameKinds.size < MAX_CACHED_NAMES) nameKinds.set(name, kind);
+  return kind;
+}
 
 const OPEN = 0;
 const STREAMING = 1;
@@ -113,8 +144,9 @@ export class HttpResponse {
   readonly #target: ResponseTarget;
   readonly #flags: number;
   #state = OPEN;
-  // Fields set by the caller: name, value, name, value, …
-  #fields: string[] | undefined;
+  // Fields set by the caller: name, value, name, value, … in the connection's array (one
+  // response is open at a time), up to #fieldsEnd.
+  #fieldsEnd = 0;
   #contentLength = -1;
   #close = false;
   #hasDate = false;
@@ -165,41 +197,37 @@ export class HttpResponse {
    */
   setHeader(name: string, value: string | number): this {
     if (this.#state !== OPEN) throw stateError("HEAD_SENT");
-    if (typeof name !== "string" || !isToken(name)) throw typeError("set the header", "its name must be a token", name);
+    const kind = nameKind(name);
     const text = typeof value === "number" ? String(value) : value;
     if (typeof text !== "string") throw typeError("set the header", "its value must be a string or a number", value);
     const bad = invalidFieldValueIndex(text);
     if (bad >= 0) {
       throw typeError("set the header", `its value must not have controls or characters above U+00FF (index ${bad})`, text);
     }
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === "date") this.#hasDate = true;
+    switch (kind) {
+      case NAME_DATE:
+        this.#hasDate = true;
         break;
-      case 10:
-        if (name.toLowerCase() === "connection") {
-          if (/(^|,)\s*close\s*(,|$)/i.test(text)) this.#close = true;
-          this.#connection = text;
-          return this;
+      case NAME_CONNECTION:
+        if (/(^|,)\s*close\s*(,|$)/i.test(text)) this.#close = true;
+        this.#connection = text;
+        return this;
+      case NAME_CONTENT_LENGTH: {
+        const length = typeof value === "number" ? value : /^\d+$/.test(text) ? Number(text) : NaN;
+        if (!isIntegerIn(length, 0, Number.MAX_SAFE_INTEGER)) {
+          throw rangeError("set the header", "Content-Length must be a non-negative safe integer", value);
         }
-        break;
-      case 14:
-        if (name.toLowerCase() === "content-length") {
-          const length = typeof value === "number" ? value : /^\d+$/.test(text) ? Number(text) : NaN;
-          if (!isIntegerIn(length, 0, Number.MAX_SAFE_INTEGER)) {
-            throw rangeError("set the header", "Content-Length must be a non-negative safe integer", value);
-          }
-          this.#contentLength = length;
-          return this;
-        }
-        break;
-      case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
-          throw typeError("set the header", "Transfer-Encoding is set by the server", name);
-        }
-        break;
+        this.#contentLength = length;
+        return this;
+      }
+      case NAME_TRANSFER_ENCODING:
+        throw typeError("set the header", "Transfer-Encoding is set by the server", name);
     }
-    (this.#fields ??= []).push(name, text);
+    const fields = this.#target.fields;
+    const at = this.#fieldsEnd;
+    fields[at] = name;
+    fields[at + 1] = text;
+    this.#fieldsEnd = at + 2;
     return this;
   }
 
@@ -232,8 +260,10 @@ export class HttpResponse {
     const writer = target.writer;
     this.#writeHead(noBody ? -1 : length, false);
     if (!head && body !== undefined && length > 0) {
-      if (typeof body === "string") writer.writeUtf8(body);
-      else writer.writeBytes(body);
+      // A string whose UTF-8 length is its length is ASCII: written without an encoder call.
+      if (typeof body !== "string") writer.writeBytes(body);
+      else if (body.length === length) writer.writeAscii(body);
+      else writer.writeUtf8(body);
     }
     writer.commit();
     this.#state = FINISHED;
@@ -317,9 +347,8 @@ export class HttpResponse {
   }
 
   #hasField(lower: string): boolean {
-    const fields = this.#fields;
-    if (fields === undefined) return false;
-    for (let i = 0; i < fields.length; i += 2) if ((fields[i] as string).toLowerCase() === lower) return true;
+    const fields = this.#target.fields;
+    for (let i = 0; i < this.#fieldsEnd; i += 2) if ((fields[i] as string).toLowerCase() === lower) return true;
     return false;
   }
 
@@ -341,14 +370,12 @@ export class HttpResponse {
       writeLatin1(w, this.statusText);
       w.writeBytes(CRLF);
     }
-    const fields = this.#fields;
-    if (fields !== undefined) {
-      for (let i = 0; i < fields.length; i += 2) {
-        w.writeAscii(fields[i] as string);
-        w.writeBytes(COLON_SP);
-        writeLatin1(w, fields[i + 1] as string);
-        w.writeBytes(CRLF);
-      }
+    const fields = target.fields;
+    for (let i = 0, n = this.#fieldsEnd; i < n; i += 2) {
+      w.writeAscii(fields[i] as string);
+      w.writeBytes(COLON_SP);
+      writeLatin1(w, fields[i + 1] as string);
+      w.writeBytes(CRLF);
     }
     if (!this.#hasDate) w.writeBytes(dateLine(target.now));
     if (length >= 0) {

@@ -15,11 +15,10 @@ import { ChunkedBody } from "./_chunked_body.ts";
 import { FixedLengthBody, type RequestBody } from "./_fixed_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import { InputCursor } from "./_input_cursor.ts";
-import { BufferWriter } from "./_interim_writer.ts";
+import { BufferWriter } from "../buffer_writer.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, frameRequest, RequestFraming } from "./_request_framing.ts";
 import { reasonPhrase } from "./_status.ts";
-import { HttpHeaders, rebindHeaders } from "./http_headers.ts";
-import { EMPTY_BODY, HttpRequest, methodOf } from "./http_request.ts";
+import { EMPTY_BODY, HttpRequest, methodOf, rebindRequest } from "./http_request.ts";
 import {
   FLAG_HEAD,
   FLAG_HTTP10,
@@ -190,6 +189,8 @@ class HttpConnection implements ResponseTarget {
   keepAlive = true;
   /** Date.now() when the current request's head was complete. */
   now = 0;
+  /** The open response's fields (see HttpResponse). */
+  readonly fields: string[] = [];
   readonly writer: BufferWriter;
   readonly output: WritableChannel;
   readonly #input: ReadableChannel;
@@ -202,12 +203,14 @@ class HttpConnection implements ResponseTarget {
 
   // The current request's head: where it lies in the cursor's buffer while #headAttached
   // (its headers read it there), else copied to #scratch.
-  #headers: HttpHeaders | undefined;
+  #request: HttpRequest | undefined;
   #headStart = 0;
   #headLength = 0;
   #headAttached = false;
   #scratch = new Uint8Array(0);
   #body: RequestBody | undefined;
+  #chunked: ChunkedBody | undefined;
+  #response: HttpResponse | undefined;
   // The client sent Expect: 100-continue, and neither 100 nor a final head went out yet.
   #continuePending = false;
   #inAsyncHandler = false;
@@ -296,7 +299,8 @@ class HttpConnection implements ResponseTarget {
         await this.#refuse(parser.errorStatus);
         return;
       }
-      if (!(await this.#serveRequest(length))) return;
+      const served = this.#serveRequest(length);
+      if (!(typeof served === "boolean" ? served : await served)) return;
       parser.reset();
       if (this.output.unflushedBytes >= FLUSH_AFTER_BYTES) {
         const flushed = await this.output.flush();
@@ -306,7 +310,7 @@ class HttpConnection implements ResponseTarget {
   }
 
   /** Serves the request whose head is the next `length` bytes; false when the connection is done. */
-  async #serveRequest(length: number): Promise<boolean> {
+  #serveRequest(length: number): boolean | Promise<boolean> {
     const cursor = this.#cursor;
     const parser = this.#parser;
     const limits = this.#limits;
@@ -334,16 +338,13 @@ class HttpConnection implements ResponseTarget {
     const status = frameRequest(parser, bytes, offset, limits.maxBodyBytes, framing);
     if (status !== 0) {
       this.#headAttached = false;
-      await this.#refuse(status);
-      return false;
+      return this.#refuse(status).then(() => false);
     }
     this.now = Date.now();
     this.keepAlive = framing.keepAlive;
     this.#headStart = start;
     this.#headLength = length;
     cursor.offset = start + length;
-    const headers = new HttpHeaders(bytes, offset, parser.fields, parser.fieldCount, this);
-    this.#headers = headers;
     const method = methodOf(bytes, offset + parser.methodStart, offset + parser.methodEnd);
     let body: RequestBody | undefined;
     let chunked: ChunkedBody | undefined;
@@ -362,42 +363,82 @@ class HttpConnection implements ResponseTarget {
     const request = new HttpRequest(
       method,
       http10 ? "HTTP/1.0" : "HTTP/1.1",
-      headers,
+      bytes,
+      offset,
+      parser.fields,
+      parser.fieldCount,
       parser.targetStart,
       parser.targetEnd,
       body ?? EMPTY_BODY,
       chunked === undefined ? undefined : () => chunked.trailers,
       this,
     );
+    this.#request = request;
     const response = new HttpResponse(
       this,
       (method === "HEAD" ? FLAG_HEAD : 0) | (http10 ? FLAG_HTTP10 : 0) | (framing.upgrade ? FLAG_UPGRADE : 0),
     );
 
-    let failure: unknown;
-    let failed = false;
+    this.#response = response;
+    this.#chunked = chunked;
+    let result: void | Promise<void>;
     try {
-      const result = this.#handler(request, response);
-      if (result !== undefined && typeof (result as Promise<void>).then === "function") {
-        this.#inAsyncHandler = true;
-        // Earlier pipelined responses go out while this handler works.
-        if (this.output.unflushedBytes > 0) this.#flushSoon();
-        await result;
-      }
+      result = this.#handler(request, response);
+    } catch (error) {
+      return this.#afterHandler(true, error);
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === "function") {
+      return this.#awaitHandler(result as Promise<void>);
+    }
+    return this.#afterHandler(false, undefined);
+  }
+
+  async #awaitHandler(result: Promise<void>): Promise<boolean> {
+    this.#inAsyncHandler = true;
+    // Earlier pipelined responses go out while this handler works.
+    if (this.output.unflushedBytes > 0) this.#flushSoon();
+    let failed = false;
+    let failure: unknown;
+    try {
+      await result;
     } catch (error) {
       failed = true;
       failure = error;
     }
     this.#inAsyncHandler = false;
+    return await this.#afterHandler(failed, failure);
+  }
+
+  /** The handler settled: ends the request; what it says, synchronously when nothing is left to wait for. */
+  #afterHandler(failed: boolean, failure: unknown): boolean | Promise<boolean> {
     // The request is finished: its head and body views die here.
     this.generation++;
     this.#headAttached = false;
-    this.#headers = undefined;
+    this.#request = undefined;
+    const response = this.#response as HttpResponse;
+    this.#response = undefined;
+    if (!failed && this.#body === undefined && !this.#upgraded) {
+      if (!response.finished) {
+        try {
+          settleResponse(response);
+        } catch (error) {
+          return this.#afterHandlerSlow(response, true, error);
+        }
+      }
+      if (!this.#bodyFailed) return this.keepAlive;
+    }
+    return this.#afterHandlerSlow(response, failed, failure);
+  }
+
+  async #afterHandlerSlow(response: HttpResponse, failed: boolean, failure: unknown): Promise<boolean> {
+    const body = this.#body;
+    const chunked = this.#chunked;
+    this.#body = undefined;
+    this.#chunked = undefined;
     if (body !== undefined) {
       const pending = body.detach();
       if (pending !== undefined) await pending;
     }
-
     if (failed) {
       const status = bodyErrorStatus(failure);
       if (status === undefined) this.#report(failure);
@@ -422,13 +463,12 @@ class HttpConnection implements ResponseTarget {
     if (body !== undefined && !body.done) {
       if (this.#continuePending || !this.keepAlive) return false;
       this.#headTimerSet = true;
-      this.#arm(limits.headersTimeoutMs);
+      this.#arm(this.#limits.headersTimeoutMs);
       const drained = await body.drain(DRAIN_LIMIT_BYTES);
       this.#disarm();
       if (!drained) return false;
     }
     if (chunked !== undefined && chunked.status !== 0) return false;
-    this.#body = undefined;
     return this.keepAlive;
   }
 
@@ -504,9 +544,9 @@ class HttpConnection implements ResponseTarget {
 
   /** Copies the current request's head out of the input before the input releases it. */
   #detachHead(): void {
-    if (!this.#headAttached || this.#headers === undefined) return;
+    if (!this.#headAttached || this.#request === undefined) return;
     this.#headAttached = false;
-    rebindHeaders(this.#headers, this.#copyHead(this.#cursor.buffer, this.#headStart, this.#headLength), 0);
+    rebindRequest(this.#request, this.#copyHead(this.#cursor.buffer, this.#headStart, this.#headLength), 0);
   }
 
   #copyHead(buffer: ReadableBuffer, start: number, length: number): Uint8Array {
