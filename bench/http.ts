@@ -70,11 +70,14 @@ async function serve(name: string): Promise<number> {
       : runtime() === "bun"
       ? await import("../src/adapters/bun.ts")
       : await import("../src/adapters/node.ts");
-    const listener = await adapter.listen({ hostname, port: 0 }, (connection: Connection) =>
-      serveHttp(connection, (_request, response) => {
-        response.setHeader("Content-Type", "text/plain");
-        response.end(BODY);
-      }));
+    const listener = await adapter.listen(
+      { hostname, port: 0 },
+      (connection: Connection) =>
+        serveHttp(connection, (_request, response) => {
+          response.setHeader("Content-Type", "text/plain");
+          response.end(BODY);
+        }),
+    );
     return listener.addr.port;
   }
   if (runtime() === "deno") {
@@ -95,7 +98,11 @@ async function serve(name: string): Promise<number> {
         routes: { "/plaintext": new Response(BODY, { headers: { "content-type": "text/plain" } }) },
       }).port;
     }
-    return bun.serve({ hostname, port: 0, fetch: () => new Response(BODY, { headers: { "content-type": "text/plain" } }) })
+    return bun.serve({
+      hostname,
+      port: 0,
+      fetch: () => new Response(BODY, { headers: { "content-type": "text/plain" } }),
+    })
       .port;
   }
   const http = await import("node:http");
@@ -107,7 +114,6 @@ async function serve(name: string): Promise<number> {
     server.listen(0, hostname, () => resolve((server.address() as { port: number }).port));
   });
 }
-
 
 // ---- the driver ----
 
@@ -146,7 +152,10 @@ async function start(name: string, label: string, pin: boolean): Promise<Server>
       const match = /listening on [\d.]+:(\d+)/.exec(out);
       if (match !== null) resolve(Number(match[1]));
     });
-    child.once("exit", (code) => reject(new Error(`Cannot start the ${name} server as it exited with ${code}: ${out}`)));
+    child.once(
+      "exit",
+      (code) => reject(new Error(`Cannot start the ${name} server as it exited with ${code}: ${out}`)),
+    );
   });
   return { name, label, pid: child.pid as number, port, stop: () => child.kill("SIGTERM") };
 }
@@ -161,15 +170,25 @@ function cpuTicks(pid: number): number {
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 function wrk(server: Server, seconds: number, connections: number, script: string | undefined, pin: boolean): Sample {
-  const wrkArgs = ["-t1", `-c${connections}`, `-d${seconds}s`, ...(script ? ["-s", script] : []), `http://127.0.0.1:${server.port}/plaintext`];
+  const wrkArgs = [
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    ...(script ? ["-s", script] : []),
+    `http://127.0.0.1:${server.port}/plaintext`,
+  ];
   const before = cpuTicks(server.pid);
-  const out = execFileSync(pin ? "taskset" : "wrk", pin ? ["-c", "1", "wrk", ...wrkArgs] : wrkArgs, { encoding: "utf8" });
+  const out = execFileSync(pin ? "taskset" : "wrk", pin ? ["-c", "1", "wrk", ...wrkArgs] : wrkArgs, {
+    encoding: "utf8",
+  });
   const after = cpuTicks(server.pid);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const errors = /Socket errors: (.*)/.exec(out)?.[1];
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (non2xx !== undefined) throw new Error(`Cannot trust the ${server.label} run as it had ${non2xx} non-2xx responses`);
+  if (non2xx !== undefined) {
+    throw new Error(`Cannot trust the ${server.label} run as it had ${non2xx} non-2xx responses`);
+  }
   if (errors !== undefined && !/connect 0, read 0, write 0, timeout 0/.test(errors)) {
     console.log(`  (${server.label}: socket errors ${errors})`);
   }
@@ -201,7 +220,10 @@ async function main(): Promise<void> {
     `init = function(args)\n  local r = {}\n  for i = 1, ${depth} do r[i] = wrk.format(nil, "/plaintext") end\n  req = table.concat(r)\nend\nrequest = function() return req end\n`,
   );
   const nativeLabel = { deno: "Deno.serve", bun: "Bun.serve (fetch)", node: "node:http" }[runtime()];
-  const servers: Server[] = [await start("channels", `channels ./http1 (./${runtime()})`, pin), await start("native", nativeLabel, pin)];
+  const servers: Server[] = [
+    await start("channels", `channels ./http1 (./${runtime()})`, pin),
+    await start("native", nativeLabel, pin),
+  ];
   if (runtime() === "bun") servers.push(await start("static", "Bun.serve (static route, diagnostic)", pin));
   const modes: [string, string | undefined][] = [["plaintext", undefined], [`pipelined ${depth}`, pipeline]];
   const samples = new Map<string, Sample[]>();
@@ -214,7 +236,11 @@ async function main(): Promise<void> {
           const sample = wrk(server, seconds, connections, script, pin);
           const key = `${mode}\u0000${server.name}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
-          console.log(`  ${mode.padEnd(12)} ${server.label.padEnd(36)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerRequest)} µs CPU/req`);
+          console.log(
+            `  ${mode.padEnd(12)} ${server.label.padEnd(36)} ${fmt(sample.rps)} req/s, ${
+              fmt(sample.cpuUsPerRequest)
+            } µs CPU/req`,
+          );
         }
       }
     }

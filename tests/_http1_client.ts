@@ -3,7 +3,7 @@
 // and a raw TCP client (node:net, on every runtime). Not a test file (no _test suffix).
 
 import * as net from "node:net";
-import { Channel, MemoryPool } from "../mod.ts";
+import { Channel, type MemoryPool } from "../mod.ts";
 import { type HttpHandler, serveHttp, type ServeHttpOptions } from "../src/http1/mod.ts";
 
 /** One response as read by the reference reader. */
@@ -65,7 +65,14 @@ export function parseResponses(bytes: Uint8Array, methods: readonly string[] = [
       if (colon <= 0) throw new Error(`not a field line: ${JSON.stringify(line)}`);
       return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
     });
-    const response: ParsedResponse = { status, reason: statusLine[2] as string, fields, body: new Uint8Array(0), chunked: false, trailers: [] };
+    const response: ParsedResponse = {
+      status,
+      reason: statusLine[2] as string,
+      fields,
+      body: new Uint8Array(0),
+      chunked: false,
+      trailers: [],
+    };
     let bodyStart = headEnd + 4;
     if (status === 101) {
       responses.push(response);
@@ -234,7 +241,11 @@ function finalCount(bytes: Uint8Array, methods: readonly string[] = []): number 
 }
 
 /** Sends `bytes` on a new TCP connection; returns what came back when the server closed (or after `ms`). */
-export function rawRequest(port: number, bytes: Uint8Array, ms: number = 5000): Promise<{ data: Uint8Array; closedByServer: boolean }> {
+export function rawRequest(
+  port: number,
+  bytes: Uint8Array,
+  ms: number = 5000,
+): Promise<{ data: Uint8Array; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
     const parts: Uint8Array[] = [];

@@ -116,7 +116,9 @@ function ows(random: Random): string {
 
 function randomHead(random: Random): string {
   let text = random.chance(0.1) ? "\r\n".repeat(random.int(1, 2)) : "";
-  const method = random.chance(0.5) ? ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"][random.int(0, 5)] : token(random, 8);
+  const method = random.chance(0.5)
+    ? ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"][random.int(0, 5)]
+    : token(random, 8);
   text += `${method} /${visible(random, random.int(0, 40), false)} HTTP/1.${random.int(0, 9)}\r\n`;
   const count = random.int(0, 20);
   for (let i = 0; i < count; i++) {
@@ -124,7 +126,9 @@ function randomHead(random: Random): string {
     if (random.chance(0.9)) {
       value = visible(random, 1, true);
       const words = random.int(0, 4);
-      for (let w = 0; w < words; w++) value += (random.chance(0.5) ? " " : "\t") + visible(random, random.int(1, 12), true);
+      for (let w = 0; w < words; w++) {
+        value += (random.chance(0.5) ? " " : "\t") + visible(random, random.int(1, 12), true);
+      }
     }
     text += `${token(random, 20)}:${ows(random)}${value}${ows(random)}\r\n`;
   }
@@ -218,7 +222,9 @@ describe("http1 head parser", () => {
       for (let round = 0; round < 1500; round++) {
         const head = [...latin1Bytes(randomHead(random))];
         const at = random.int(0, head.length - 1);
-        const byte = random.chance(0.7) ? interesting[random.int(0, interesting.length - 1)] as number : random.int(0, 255);
+        const byte = random.chance(0.7)
+          ? interesting[random.int(0, interesting.length - 1)] as number
+          : random.int(0, 255);
         const kind = random.int(0, 2);
         if (kind === 0) head[at] = byte;
         else if (kind === 1) head.splice(at, 0, byte);
@@ -256,7 +262,10 @@ describe("http1 head parser", () => {
     assert.ok(!buffer.isSingleSegment);
     const length = parser.parse(buffer, 0);
     assert.equal(length, text.indexOf("NEXT"));
-    assert.deepEqual(extract(parser, buffer, 0, length).fields, [["Host", "h"], ["User-Agent", "a rather long value here"]]);
+    assert.deepEqual(extract(parser, buffer, 0, length).fields, [["Host", "h"], [
+      "User-Agent",
+      "a rather long value here",
+    ]]);
     channel.reader.advanceTo(buffer.length);
     channel.reader.complete();
     assert.equal(pool.stats().rentedBlocks, 0);

@@ -23,7 +23,10 @@ const g = globalThis as { Bun?: unknown; Deno?: unknown };
 const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
 
 interface Adapter {
-  listen(options: ListenOptions & { onError?: (error: unknown) => void }, handler: ConnectionHandler): Promise<Listener>;
+  listen(
+    options: ListenOptions & { onError?: (error: unknown) => void },
+    handler: ConnectionHandler,
+  ): Promise<Listener>;
 }
 const adapter: Adapter = runtime === "deno"
   ? await import("../src/adapters/deno.ts")
@@ -196,7 +199,8 @@ describe(`http1 over TCP (${runtime} adapter)`, () => {
         controller.enqueue(chunk);
       },
     });
-    const reply = await (await fetch(`${base}/sha256`, { method: "PUT", body: upload, duplex: "half" } as RequestInit)).text();
+    const reply = await (await fetch(`${base}/sha256`, { method: "PUT", body: upload, duplex: "half" } as RequestInit))
+      .text();
     assert.equal(reply, `${hash.digest("hex")} ${size}`);
   });
 });
@@ -268,7 +272,9 @@ async function startExample(dir: string): Promise<Example> {
 function curl(args: string[]): { stdout: string } {
   const all = ["--silent", "--show-error", "--max-time", "60", ...args];
   try {
-    return { stdout: execFileSync(CURL, all, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 }) };
+    return {
+      stdout: execFileSync(CURL, all, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 }),
+    };
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`curl ${all.join(" ")} failed:\n${stdout ?? ""}\n${stderr ?? ""}`, { cause: error });
@@ -290,7 +296,13 @@ describe(`curl against examples/http_server.ts (${runtime})`, { skip: curlSkip }
   });
 
   it("keeps the connection alive across requests", { skip: curlSkip }, () => {
-    const { stdout } = curl(["-w", " %{num_connects}\\n", `${base}/plaintext`, `${base}/plaintext`, `${base}/plaintext`]);
+    const { stdout } = curl([
+      "-w",
+      " %{num_connects}\\n",
+      `${base}/plaintext`,
+      `${base}/plaintext`,
+      `${base}/plaintext`,
+    ]);
     assert.equal(stdout, "Hello, World! 1\nHello, World! 0\nHello, World! 0\n");
   });
 
@@ -300,7 +312,14 @@ describe(`curl against examples/http_server.ts (${runtime})`, { skip: curlSkip }
     writeFileSync(file, data);
     const { stdout } = curl(["-H", "Transfer-Encoding: chunked", "--data-binary", `@${file}`, `${base}/sha256`]);
     assert.equal(stdout, `${createHash("sha256").update(data).digest("hex")}\n`);
-    const echoed = execFileSync(CURL, ["--silent", "-H", "Transfer-Encoding: chunked", "--data-binary", `@${file}`, `${base}/echo`], {
+    const echoed = execFileSync(CURL, [
+      "--silent",
+      "-H",
+      "Transfer-Encoding: chunked",
+      "--data-binary",
+      `@${file}`,
+      `${base}/echo`,
+    ], {
       maxBuffer: 1 << 28,
     });
     assert.equal(createHash("sha256").update(echoed).digest("hex"), createHash("sha256").update(data).digest("hex"));
@@ -310,7 +329,16 @@ describe(`curl against examples/http_server.ts (${runtime})`, { skip: curlSkip }
     const data = new Uint8Array(2 * MiB).map((_, i) => (i * 13) & 0xff);
     const file = join(dir, "put.bin");
     writeFileSync(file, data);
-    const out = execFileSync(CURL, ["--silent", "--show-error", "-v", "-H", "Expect: 100-continue", "-T", file, `${base}/sha256`], {
+    const out = execFileSync(CURL, [
+      "--silent",
+      "--show-error",
+      "-v",
+      "-H",
+      "Expect: 100-continue",
+      "-T",
+      file,
+      `${base}/sha256`,
+    ], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
       maxBuffer: 1 << 28,

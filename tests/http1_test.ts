@@ -120,15 +120,20 @@ const VALID: ValidCase[] = [
   },
   {
     name: "a chunked body with upper-case hex, leading zeros and no trailers",
-    request: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0001A\r\n" + "z".repeat(26) + "\r\n0\r\n\r\n",
+    request: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0001A\r\n" + "z".repeat(26) +
+      "\r\n0\r\n\r\n",
     seen: { body: "z".repeat(26), trailers: [] },
     open: true,
   },
   {
     name: "field values with OWS, empty values, obs-text and repeated names",
-    request: "GET / HTTP/1.1\r\nHost: a\r\nX-A: \t spaced  out \t\r\nX-Empty:\r\nX-Empty2:   \r\nX-Obs: caf\xe9\r\nx-a: two\r\n\r\n",
+    request:
+      "GET / HTTP/1.1\r\nHost: a\r\nX-A: \t spaced  out \t\r\nX-Empty:\r\nX-Empty2:   \r\nX-Obs: caf\xe9\r\nx-a: two\r\n\r\n",
     seen: {
-      headers: [["host", "a"], ["x-a", "spaced  out"], ["x-empty", ""], ["x-empty2", ""], ["x-obs", "caf\xe9"], ["x-a", "two"]],
+      headers: [["host", "a"], ["x-a", "spaced  out"], ["x-empty", ""], ["x-empty2", ""], ["x-obs", "caf\xe9"], [
+        "x-a",
+        "two",
+      ]],
     },
     open: true,
   },
@@ -236,10 +241,15 @@ describe("http1 valid requests", () => {
 
   it("a HEAD response has the GET's Content-Length and no body", async () => {
     const handler: HttpHandler = (_request, response) => response.end("Hello, World!");
-    const result = await exchange([bytesOf("HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")], handler, {}, {
-      responses: 2,
-      methods: ["HEAD", "GET"],
-    });
+    const result = await exchange(
+      [bytesOf("HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")],
+      handler,
+      {},
+      {
+        responses: 2,
+        methods: ["HEAD", "GET"],
+      },
+    );
     const [head, get] = parseResponses(result.output, ["HEAD", "GET"]).responses;
     assert.equal(field(head!, "content-length"), "13");
     assert.equal(head!.body.length, 0);
@@ -259,38 +269,152 @@ interface BadCase {
 const H = "Host: a\r\n";
 const BAD: BadCase[] = [
   // Smuggling: framing two parsers could read two ways.
-  { name: "Content-Length with Transfer-Encoding", request: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-  { name: "Transfer-Encoding with Content-Length", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n`, status: 400 },
-  { name: "differing Content-Length lines", request: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`, status: 400 },
-  { name: "a Content-Length list with differing values", request: `POST / HTTP/1.1\r\n${H}Content-Length: 5, 6\r\n\r\nhello!`, status: 400 },
-  { name: "Content-Length with a sign", request: `POST / HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello`, status: 400 },
+  {
+    name: "Content-Length with Transfer-Encoding",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "Transfer-Encoding with Content-Length",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "differing Content-Length lines",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`,
+    status: 400,
+  },
+  {
+    name: "a Content-Length list with differing values",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 5, 6\r\n\r\nhello!`,
+    status: 400,
+  },
+  {
+    name: "Content-Length with a sign",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello`,
+    status: 400,
+  },
   { name: "a negative Content-Length", request: `POST / HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\n`, status: 400 },
   { name: "a hex Content-Length", request: `POST / HTTP/1.1\r\n${H}Content-Length: 0x5\r\n\r\nhello`, status: 400 },
-  { name: "Content-Length with inner space", request: `POST / HTTP/1.1\r\n${H}Content-Length: 1 2\r\n\r\n`, status: 400 },
+  {
+    name: "Content-Length with inner space",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 1 2\r\n\r\n`,
+    status: 400,
+  },
   { name: "an empty Content-Length", request: `POST / HTTP/1.1\r\n${H}Content-Length:\r\n\r\n`, status: 400 },
-  { name: "Content-Length past 2^53", request: `POST / HTTP/1.1\r\n${H}Content-Length: 99999999999999999999\r\n\r\n`, status: 413 },
-  { name: "Content-Length past maxBodyBytes", request: `POST / HTTP/1.1\r\n${H}Content-Length: 101\r\n\r\n`, status: 413, options: { maxBodyBytes: 100 } },
-  { name: "Transfer-Encoding not ending in chunked", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`, status: 400 },
-  { name: "Transfer-Encoding: identity", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`, status: 400 },
-  { name: "chunked twice", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-  { name: "a look-alike coding (xchunked)", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: xchunked\r\n\r\n`, status: 400 },
-  { name: "chunked with a parameter", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`, status: 400 },
-  { name: "a coding before chunked (not implemented)", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n`, status: 501 },
-  { name: "Transfer-Encoding in HTTP/1.0", request: `POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
+  {
+    name: "Content-Length past 2^53",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 99999999999999999999\r\n\r\n`,
+    status: 413,
+  },
+  {
+    name: "Content-Length past maxBodyBytes",
+    request: `POST / HTTP/1.1\r\n${H}Content-Length: 101\r\n\r\n`,
+    status: 413,
+    options: { maxBodyBytes: 100 },
+  },
+  {
+    name: "Transfer-Encoding not ending in chunked",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "Transfer-Encoding: identity",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "chunked twice",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a look-alike coding (xchunked)",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: xchunked\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "chunked with a parameter",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a coding before chunked (not implemented)",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n`,
+    status: 501,
+  },
+  {
+    name: "Transfer-Encoding in HTTP/1.0",
+    request: `POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400,
+  },
   // Bad chunks.
-  { name: "a chunk size that is not hex", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\ng\r\n`, status: 400 },
-  { name: "a chunk size with 0x", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a negative chunk size", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n-1\r\n`, status: 400 },
-  { name: "a chunk size with leading space", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a chunk size with trailing space (no extension)", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a chunk size of 16 hex digits", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\n`, status: 400 },
-  { name: "a chunk past maxBodyBytes", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n65\r\n`, status: 413, options: { maxBodyBytes: 100 } },
-  { name: "chunk data longer than its size", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a chunk-size line ending in a bare LF", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "chunk data ending in a bare LF", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n`, status: 400 },
-  { name: "a bare LF in a chunk extension's quoted string", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;a="x\ny"\r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a chunk extension without a name", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "a malformed trailer (obs-fold)", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\nA: b\r\n c\r\n\r\n`, status: 400 },
+  {
+    name: "a chunk size that is not hex",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\ng\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk size with 0x",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a negative chunk size",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n-1\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk size with leading space",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk size with trailing space (no extension)",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk size of 16 hex digits",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk past maxBodyBytes",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n65\r\n`,
+    status: 413,
+    options: { maxBodyBytes: 100 },
+  },
+  {
+    name: "chunk data longer than its size",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk-size line ending in a bare LF",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "chunk data ending in a bare LF",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a bare LF in a chunk extension's quoted string",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;a="x\ny"\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk extension without a name",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a malformed trailer (obs-fold)",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\nA: b\r\n c\r\n\r\n`,
+    status: 400,
+  },
   // Line ends and folding.
   { name: "obs-fold", request: `GET / HTTP/1.1\r\n${H}X-A: b\r\n c\r\n\r\n`, status: 400 },
   { name: "whitespace before the first field line", request: `GET / HTTP/1.1\r\n ${H}\r\n`, status: 400 },
@@ -327,10 +451,30 @@ const BAD: BadCase[] = [
   { name: "a Host with a path", request: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", status: 400 },
   // Expectations and limits.
   { name: "an Expect other than 100-continue", request: `GET / HTTP/1.1\r\n${H}Expect: 200-ok\r\n\r\n`, status: 417 },
-  { name: "a head longer than maxHeadBytes", request: `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(200)}\r\n\r\n`, status: 431, options: { maxHeadBytes: 128 } },
-  { name: "a head that goes on past maxHeadBytes", request: `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(200)}`, status: 431, options: { maxHeadBytes: 128 } },
-  { name: "more fields than maxHeaderCount", request: `GET / HTTP/1.1\r\n${H}${"A: b\r\n".repeat(5)}\r\n`, status: 431, options: { maxHeaderCount: 5 } },
-  { name: "trailers past maxHeaderCount", request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n${"A: b\r\n".repeat(3)}\r\n`, status: 431, options: { maxHeaderCount: 2 } },
+  {
+    name: "a head longer than maxHeadBytes",
+    request: `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(200)}\r\n\r\n`,
+    status: 431,
+    options: { maxHeadBytes: 128 },
+  },
+  {
+    name: "a head that goes on past maxHeadBytes",
+    request: `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(200)}`,
+    status: 431,
+    options: { maxHeadBytes: 128 },
+  },
+  {
+    name: "more fields than maxHeaderCount",
+    request: `GET / HTTP/1.1\r\n${H}${"A: b\r\n".repeat(5)}\r\n`,
+    status: 431,
+    options: { maxHeaderCount: 5 },
+  },
+  {
+    name: "trailers past maxHeaderCount",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n${"A: b\r\n".repeat(3)}\r\n`,
+    status: 431,
+    options: { maxHeaderCount: 2 },
+  },
   { name: "a head the client ends before it is complete", request: `GET / HTTP/1.1\r\n${H}`, status: 400 },
 ];
 
@@ -364,7 +508,8 @@ describe("http1 malformed and smuggling requests", () => {
   }
 
   it("the request after a smuggled one is never served", async () => {
-    const smuggled = `POST / HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${H}\r\n`;
+    const smuggled =
+      `POST / HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${H}\r\n`;
     const targets: string[] = [];
     const result = await exchange([bytesOf(smuggled)], (request, response) => {
       targets.push(request.target);
@@ -503,7 +648,17 @@ describe("http1 responses", () => {
   it("setHeader refuses header injection, bad names, Transfer-Encoding and bad lengths", async () => {
     const errors: unknown[] = [];
     await respond((_q, r) => {
-      for (const [name, value] of [["X", "a\r\nInjected: 1"], ["X", "a\nb"], ["X", "\x00"], ["X", "\u0100"], ["Bad Name", "v"], ["", "v"], ["Transfer-Encoding", "chunked"]]) {
+      for (
+        const [name, value] of [
+          ["X", "a\r\nInjected: 1"],
+          ["X", "a\nb"],
+          ["X", "\x00"],
+          ["X", "\u0100"],
+          ["Bad Name", "v"],
+          ["", "v"],
+          ["Transfer-Encoding", "chunked"],
+        ]
+      ) {
         try {
           r.setHeader(name as string, value as string);
         } catch (error) {
@@ -567,9 +722,14 @@ describe("http1 responses", () => {
   it("a handler that throws before answering gets a 500 and onError; the connection closes", async () => {
     const reported: unknown[] = [];
     const boom = new Error("boom");
-    const result = await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")], () => {
-      throw boom;
-    }, { onError: (e) => reported.push(e) }, { settleMs: 20 });
+    const result = await exchange(
+      [bytesOf("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")],
+      () => {
+        throw boom;
+      },
+      { onError: (e) => reported.push(e) },
+      { settleMs: 20 },
+    );
     assert.deepEqual(finals(result.output).map((r) => r.status), [500]);
     assert.deepEqual(reported, [boom]);
     assert.equal(result.serverClosed, true);
@@ -594,7 +754,10 @@ describe("http1 request bodies", () => {
   it("a Content-Length body is read in pieces with consumed/examined, as any channel", async () => {
     const seen: string[] = [];
     const result = await exchange(
-      [bytesOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123"), bytesOf("456789GET / HTTP/1.1\r\nHost: a\r\n\r\n")],
+      [
+        bytesOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123"),
+        bytesOf("456789GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+      ],
       async (request, response) => {
         if (request.method === "GET") return response.end("next");
         const body = request.body;
@@ -623,18 +786,23 @@ describe("http1 request bodies", () => {
   });
 
   it("misuse of a body reader throws as a channel does", async () => {
-    await exchange([bytesOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")], async (request, response) => {
-      const body = request.body;
-      assert.throws(() => body.advanceTo(0), { code: "NO_READ_TO_ADVANCE" });
-      const { buffer } = await body.read();
-      await assert.rejects(body.read(), { code: "READ_IN_PROGRESS" });
-      assert.throws(() => body.advanceTo(4), RangeError);
-      assert.throws(() => body.advanceTo(2, 1), { code: "EXAMINED_BEFORE_CONSUMED" });
-      body.advanceTo(buffer.length);
-      body.complete();
-      await assert.rejects(body.read(), { code: "READER_COMPLETED" });
-      response.end();
-    }, {}, { responses: 1 });
+    await exchange(
+      [bytesOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")],
+      async (request, response) => {
+        const body = request.body;
+        assert.throws(() => body.advanceTo(0), { code: "NO_READ_TO_ADVANCE" });
+        const { buffer } = await body.read();
+        await assert.rejects(body.read(), { code: "READ_IN_PROGRESS" });
+        assert.throws(() => body.advanceTo(4), RangeError);
+        assert.throws(() => body.advanceTo(2, 1), { code: "EXAMINED_BEFORE_CONSUMED" });
+        body.advanceTo(buffer.length);
+        body.complete();
+        await assert.rejects(body.read(), { code: "READER_COMPLETED" });
+        response.end();
+      },
+      {},
+      { responses: 1 },
+    );
   });
 
   it("unread bodies are skipped and the next request is served", async () => {
@@ -696,15 +864,20 @@ describe("http1 request bodies", () => {
     for (let i = 0; i < 30; i++) request += `${(10_000).toString(16)}\r\n${chunk}\r\n`;
     request += "0\r\n\r\n";
     let total = 0;
-    const result = await exchange([bytesOf(request)], async (q, r) => {
-      for (;;) {
-        const { buffer, isCompleted } = await q.body.read();
-        total += buffer.length;
-        q.body.advanceTo(buffer.length);
-        if (isCompleted) break;
-      }
-      r.end(String(total));
-    }, {}, { responses: 1 });
+    const result = await exchange(
+      [bytesOf(request)],
+      async (q, r) => {
+        for (;;) {
+          const { buffer, isCompleted } = await q.body.read();
+          total += buffer.length;
+          q.body.advanceTo(buffer.length);
+          if (isCompleted) break;
+        }
+        r.end(String(total));
+      },
+      {},
+      { responses: 1 },
+    );
     assert.equal(total, 300_000);
     assert.equal(decoder.decode(finals(result.output)[0]!.body), "300000");
   });
@@ -775,7 +948,10 @@ describe("http1 request bodies", () => {
 describe("http1 upgrade", () => {
   it("upgrade() sends 101 and hands over the raw channels, with the bytes after the head", async () => {
     const result = await exchange(
-      [bytesOf("GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst "), bytesOf("second")],
+      [
+        bytesOf("GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst "),
+        bytesOf("second"),
+      ],
       async (request, response) => {
         assert.equal(request.headers.get("upgrade"), "echo");
         response.setHeader("Upgrade", "echo");
@@ -801,24 +977,56 @@ describe("http1 upgrade", () => {
     assert.equal(result.serverClosed, true);
   });
 
+  it("upgrade() sends the 101 at once: a client that waits for it before sending is not stuck", async () => {
+    const input = new Channel();
+    const output = new Channel();
+    const serving = serveHttp({ input: input.reader, output: output.writer }, async (_request, response) => {
+      response.setHeader("Upgrade", "quiet");
+      const raw = response.upgrade();
+      const { buffer } = await raw.input.readAtLeast(4);
+      await raw.output.write(buffer.toUint8Array());
+      raw.input.advanceTo(buffer.length);
+    });
+    await input.writer.write(bytesOf("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: quiet\r\n\r\n"));
+    const first = await output.reader.read();
+    assert.match(textOf(first.buffer.toUint8Array()), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    output.reader.advanceTo(first.buffer.length);
+    await input.writer.write(bytesOf("ping"));
+    const second = await output.reader.read();
+    assert.equal(textOf(second.buffer.toUint8Array()), "ping");
+    output.reader.advanceTo(second.buffer.length);
+    input.writer.complete();
+    await serving;
+  });
+
   it("upgrade() throws unless the request asked for one and an Upgrade field is set", async () => {
     const errors: unknown[] = [];
-    await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\n")], (_q, r) => {
-      try {
-        r.upgrade();
-      } catch (error) {
-        errors.push(error);
-      }
-      r.end();
-    }, {}, { responses: 1 });
-    await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n")], (_q, r) => {
-      try {
-        r.upgrade();
-      } catch (error) {
-        errors.push(error);
-      }
-      r.end();
-    }, {}, { responses: 1 });
+    await exchange(
+      [bytesOf("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\n")],
+      (_q, r) => {
+        try {
+          r.upgrade();
+        } catch (error) {
+          errors.push(error);
+        }
+        r.end();
+      },
+      {},
+      { responses: 1 },
+    );
+    await exchange(
+      [bytesOf("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n")],
+      (_q, r) => {
+        try {
+          r.upgrade();
+        } catch (error) {
+          errors.push(error);
+        }
+        r.end();
+      },
+      {},
+      { responses: 1 },
+    );
     assert.equal(errors.length, 2);
     assert.ok(errors.every((e) => e instanceof TypeError));
   });
@@ -829,7 +1037,9 @@ describe("http1 timeouts", () => {
     const input = new Channel();
     const output = new Channel();
     const started = Date.now();
-    const serving = serveHttp({ input: input.reader, output: output.writer }, (_q, r) => r.end(), { headersTimeoutMs: 150 });
+    const serving = serveHttp({ input: input.reader, output: output.writer }, (_q, r) => r.end(), {
+      headersTimeoutMs: 150,
+    });
     for (const piece of ["GET / HT", "TP/1.1\r\n", "Host: a\r\n", "X: "]) {
       await input.writer.write(bytesOf(piece));
       await delay(40);
@@ -842,7 +1052,9 @@ describe("http1 timeouts", () => {
   });
 
   it("an idle connection closes after keepAliveTimeoutMs without an answer", async () => {
-    const result = await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\n\r\n")], (_q, r) => r.end(), { keepAliveTimeoutMs: 50 }, {
+    const result = await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\n\r\n")], (_q, r) => r.end(), {
+      keepAliveTimeoutMs: 50,
+    }, {
       responses: 1,
       settleMs: 200,
     });

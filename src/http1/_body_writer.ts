@@ -157,7 +157,11 @@ export class BodyWriter implements WritableChannel {
       this.#writer.commit();
     } else if (this.#mode === FIXED && this.#remaining > 0) {
       this.#owner.bodyFinished(
-        rangeError("complete the response body", "it must be as long as its Content-Length", `${this.#remaining} bytes short`),
+        rangeError(
+          "complete the response body",
+          "it must be as long as its Content-Length",
+          `${this.#remaining} bytes short`,
+        ),
       );
       return;
     }

@@ -223,7 +223,10 @@ export class ChunkedBody implements RequestBody {
             if (parser.errorStatus === 431) {
               throw trailersTooLarge("they must fit maxHeadBytes and maxHeaderCount", parser.scanned);
             }
-            throw malformedChunk(`the trailers must be valid field lines (${parser.errorReason})`, this.#framingOffset + parser.errorOffset);
+            throw malformedChunk(
+              `the trailers must be valid field lines (${parser.errorReason})`,
+              this.#framingOffset + parser.errorOffset,
+            );
           }
           const copy = cursor.buffer.slice(cursor.offset, cursor.offset + length).toUint8Array();
           const count = parser.fieldCount;
@@ -258,7 +261,9 @@ export class ChunkedBody implements RequestBody {
         switch (this.#state) {
           case SIZE:
             if ((k & HEX) !== 0) {
-              if (++this.#digits > MAX_SIZE_DIGITS) throw malformedChunk("a chunk size must be at most 15 hex digits", this.#at(used));
+              if (++this.#digits > MAX_SIZE_DIGITS) {
+                throw malformedChunk("a chunk size must be at most 15 hex digits", this.#at(used));
+              }
               this.#size = this.#size * 16 + (HEX_VALUE[c] as number);
             } else if (this.#digits === 0) {
               throw malformedChunk("a chunk size must start with a hex digit", this.#at(used));
@@ -310,7 +315,10 @@ export class ChunkedBody implements RequestBody {
             if (c !== LF) throw malformedChunk("a chunk-size line must end in CRLF", this.#at(used));
             const size = this.#size;
             if (this.#total + size > this.#limits.maxBodyBytes) {
-              throw bodyTooLarge(`the body must be at most maxBodyBytes (${this.#limits.maxBodyBytes})`, this.#total + size);
+              throw bodyTooLarge(
+                `the body must be at most maxBodyBytes (${this.#limits.maxBodyBytes})`,
+                this.#total + size,
+              );
             }
             this.#total += size;
             this.#size = 0;

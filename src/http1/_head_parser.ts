@@ -191,7 +191,11 @@ export class HeadParser {
           if (i === to) break;
           if (c !== CR) {
             this.#valueEnd = valueEnd;
-            return this.#fail(400, c === LF ? "a field line ends in a bare LF" : "a field value has a control byte", base + i);
+            return this.#fail(
+              400,
+              c === LF ? "a field line ends in a bare LF" : "a field value has a control byte",
+              base + i,
+            );
           }
           fields[f + 3] = valueEnd;
           f += 4;
@@ -215,7 +219,11 @@ export class HeadParser {
           if (((CLASS[c] as number) & TCHAR) === 0) {
             return this.#fail(
               400,
-              c === SP || c === 0x09 ? "a line starts with whitespace (obs-fold)" : c === LF ? "a line ends in a bare LF" : "a field name has a byte that is not a token character",
+              c === SP || c === 0x09
+                ? "a line starts with whitespace (obs-fold)"
+                : c === LF
+                ? "a line ends in a bare LF"
+                : "a field name has a byte that is not a token character",
               base + i,
             );
           }
@@ -236,7 +244,9 @@ export class HeadParser {
           if (c !== COLON) {
             return this.#fail(
               400,
-              c === SP || c === 0x09 ? "whitespace between a field name and the colon" : "a field name has a byte that is not a token character",
+              c === SP || c === 0x09
+                ? "whitespace between a field name and the colon"
+                : "a field name has a byte that is not a token character",
               base + i,
             );
           }
@@ -266,7 +276,11 @@ export class HeadParser {
             i++;
             break;
           }
-          return this.#fail(400, c === LF ? "a field line ends in a bare LF" : "a field value has a control byte", base + i);
+          return this.#fail(
+            400,
+            c === LF ? "a field line ends in a bare LF" : "a field value has a control byte",
+            base + i,
+          );
         }
         case S_END_LF:
           if (b[i] !== LF) return this.#fail(400, "a CR is not followed by LF", base + i);
@@ -281,7 +295,11 @@ export class HeadParser {
             break;
           }
           if (((CLASS[c] as number) & TCHAR) === 0) {
-            return this.#fail(400, c === LF ? "an empty line ends in a bare LF" : "the method has a byte that is not a token character", base + i);
+            return this.#fail(
+              400,
+              c === LF ? "an empty line ends in a bare LF" : "the method has a byte that is not a token character",
+              base + i,
+            );
           }
           this.methodStart = base + i;
           state = S_METHOD;

@@ -202,7 +202,11 @@ export class HttpResponse {
     if (typeof text !== "string") throw typeError("set the header", "its value must be a string or a number", value);
     const bad = invalidFieldValueIndex(text);
     if (bad >= 0) {
-      throw typeError("set the header", `its value must not have controls or characters above U+00FF (index ${bad})`, text);
+      throw typeError(
+        "set the header",
+        `its value must not have controls or characters above U+00FF (index ${bad})`,
+        text,
+      );
     }
     switch (kind) {
       case NAME_DATE:
@@ -249,7 +253,11 @@ export class HttpResponse {
     else throw typeError("end the response", "body must be a string, a Uint8Array or a ReadableBuffer", body);
     const head = (this.#flags & FLAG_HEAD) !== 0;
     if (this.#contentLength >= 0 && this.#contentLength !== length && !(head && body === undefined)) {
-      throw rangeError("end the response", `the body must be Content-Length (${this.#contentLength}) bytes`, `${length} bytes`);
+      throw rangeError(
+        "end the response",
+        `the body must be Content-Length (${this.#contentLength}) bytes`,
+        `${length} bytes`,
+      );
     }
     const noBody = this.#checkStatus();
     if (noBody && length > 0) {

@@ -16,7 +16,7 @@ import { FixedLengthBody, type RequestBody } from "./_fixed_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import { InputCursor } from "./_input_cursor.ts";
 import { BufferWriter } from "../buffer_writer.ts";
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, frameRequest, RequestFraming } from "./_request_framing.ts";
+import { BODY_CHUNKED, BODY_LENGTH, frameRequest, RequestFraming } from "./_request_framing.ts";
 import { reasonPhrase } from "./_status.ts";
 import { EMPTY_BODY, HttpRequest, methodOf, rebindRequest } from "./http_request.ts";
 import {
@@ -147,12 +147,18 @@ interface Limits {
  * assert.equal(await reply.text(), "You asked for /hello");
  * ```
  */
-export function serveHttp(connection: DuplexChannel, handler: HttpHandler, options: ServeHttpOptions = {}): Promise<void> {
+export function serveHttp(
+  connection: DuplexChannel,
+  handler: HttpHandler,
+  options: ServeHttpOptions = {},
+): Promise<void> {
   if (typeof connection !== "object" || connection === null || !connection.input || !connection.output) {
     throw typeError("serve HTTP", "connection must have an input and an output channel", connection);
   }
   if (typeof handler !== "function") throw typeError("serve HTTP", "handler must be a function", handler);
-  if (typeof options !== "object" || options === null) throw typeError("serve HTTP", "options must be an object", options);
+  if (typeof options !== "object" || options === null) {
+    throw typeError("serve HTTP", "options must be an object", options);
+  }
   const pool = options.pool ?? MemoryPool.shared;
   if (!(pool instanceof MemoryPool)) throw typeError("serve HTTP", "pool must be a MemoryPool", pool);
   const onError = options.onError ?? ((error: unknown) => console.error(error));
@@ -504,6 +510,8 @@ class HttpConnection implements ResponseTarget {
     this.#detachHead();
     // Bytes after the head stay in the input, unexamined: the caller's first read returns them.
     this.#cursor.release(this.#cursor.offset);
+    // The 101 goes out now: the client may wait for it before it sends anything more.
+    this.#flushSoon();
     return { input: this.#input, output: this.output };
   }
 
