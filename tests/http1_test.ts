@@ -1076,6 +1076,49 @@ describe("http1 timeouts", () => {
   });
 });
 
+describe("http1 pool memory", () => {
+  it("every block goes back to the pool: requests of every framing, refusals, aborted and upgraded connections", async () => {
+    const pool = new MemoryPool({ blockSize: 64 });
+    const exchanges: [string, HttpHandler][] = [
+      [VALID.map((c) => c.request).join(""), reportHandler],
+      [BAD.map((c) => c.request).join(""), reportHandler],
+      [`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${"5\r\nhello\r\n".repeat(100)}`, reportHandler],
+      ["GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\nrest", (_q, r) => {
+        r.setHeader("Upgrade", "x");
+        r.upgrade();
+      }],
+      ["GET / HTTP/1.1\r\nHost: a\r\n\r\n", async (_q, r) => {
+        const out = r.stream();
+        await out.writeUtf8("x".repeat(1000));
+        throw new Error("abort");
+      }],
+    ];
+    for (const [request, handler] of exchanges) {
+      const input = new Channel({ pool });
+      const output = new Channel({ pool });
+      const serving = serveHttp({ input: input.reader, output: output.writer }, handler, { pool, onError: () => {} });
+      const reading = (async () => {
+        try {
+          for (;;) {
+            const { buffer, isCompleted } = await output.reader.read();
+            output.reader.advanceTo(buffer.length);
+            if (isCompleted) break;
+          }
+        } catch {
+          // the aborted connection
+        }
+        output.reader.complete();
+      })();
+      const bytes = bytesOf(request);
+      for (let at = 0; at < bytes.length; at += 100) await input.writer.write(bytes.subarray(at, at + 100));
+      input.writer.complete();
+      await serving;
+      await reading;
+      assert.equal(pool.stats().rentedBlocks, 0, `blocks rented after ${JSON.stringify(request.slice(0, 40))}`);
+    }
+  });
+});
+
 describe("serveHttp arguments", () => {
   it("refuses a bad connection, handler or option", () => {
     const { reader, writer } = new Channel();
