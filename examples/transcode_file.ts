@@ -118,7 +118,16 @@ if (args.selfTest) {
   }
   const tty = isatty(2);
   const started = performance.now();
-  const written = await transcode(input, output, progressBar(tty));
+  let written = 0;
+  try {
+    written = await transcode(input, output, progressBar(tty));
+  } catch (error) {
+    // What went wrong, in one line (a missing file, bad base64 with its offset), not a stack.
+    if (tty) process.stderr.write("\r\x1b[K");
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`transcode_file: ${input} → ${output}: ${message.split("\n")[0]}`);
+    process.exit(1);
+  }
   const seconds = (performance.now() - started) / 1000;
   if (tty) process.stderr.write("\r\x1b[K");
   console.error(

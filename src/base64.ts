@@ -289,7 +289,8 @@ function checkOptions(what: string, options: unknown): void {
  * assert.equal(text, "-_-_AQ");
  * ```
  */
-export function base64Encoder(options: Base64EncoderOptions = {}): ChannelTransform {
+export function base64Encoder(options?: Base64EncoderOptions): ChannelTransform {
+  if (options === undefined) options = {};
   checkOptions("base64 encoder", options);
   const url = checkAlphabet("base64 encoder", options.alphabet);
   const padding = checkFlag("base64 encoder", "padding", options.padding, true);
@@ -442,7 +443,8 @@ class Base64EncoderTransform implements ChannelTransform {
  * });
  * ```
  */
-export function base64Decoder(options: Base64DecoderOptions = {}): ChannelTransform {
+export function base64Decoder(options?: Base64DecoderOptions): ChannelTransform {
+  if (options === undefined) options = {};
   checkOptions("base64 decoder", options);
   const url = checkAlphabet("base64 decoder", options.alphabet);
   const strict = checkFlag("base64 decoder", "strict", options.strict, true);

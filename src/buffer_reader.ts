@@ -93,7 +93,8 @@ export class BufferReader {
    * @param offset How far past the current position to look.
    * @returns The byte value, or `undefined`.
    */
-  peek(offset: number = 0): number | undefined {
+  peek(offset?: number): number | undefined {
+    if (offset === undefined) offset = 0;
     const at = this.#position + offset;
     return at >= 0 && at < this.#length ? this.buffer.at(at) : undefined;
   }
@@ -144,7 +145,8 @@ export class BufferReader {
    * @returns The bytes before the delimiter, or `undefined` (reader unmoved) when absent.
    * @throws {RangeError} When `delimiter` is a number outside 0–255 or an empty sequence.
    */
-  tryReadTo(delimiter: number | Uint8Array, advancePastDelimiter: boolean = true): ReadableBuffer | undefined {
+  tryReadTo(delimiter: number | Uint8Array, advancePastDelimiter?: boolean): ReadableBuffer | undefined {
+    if (advancePastDelimiter === undefined) advancePastDelimiter = true;
     let length: number;
     if (typeof delimiter === "number") {
       length = 1;
@@ -349,7 +351,8 @@ export class BufferReader {
    * @param advancePast Whether to move past them when they match.
    * @returns True on a match.
    */
-  isNext(value: number | Uint8Array, advancePast: boolean = false): boolean {
+  isNext(value: number | Uint8Array, advancePast?: boolean): boolean {
+    if (advancePast === undefined) advancePast = false;
     let matched: boolean;
     let length: number;
     if (typeof value === "number") {

@@ -7,7 +7,7 @@
 
 import { BufferSegment } from "./_segment.ts";
 import { Waiter } from "./_waiter.ts";
-import { isIntegerIn, rangeError, stateError, typeError } from "./errors.ts";
+import { examinedMovedBackwards, isIntegerIn, rangeError, stateError, typeError } from "./errors.ts";
 import { MemoryPool, type PoolBlock } from "./memory_pool.ts";
 import { ReadableBuffer, retargetBuffer } from "./readable_buffer.ts";
 import type { ReadableChannel, ReadOptions, ReadResult } from "./readable_channel.ts";
@@ -299,7 +299,8 @@ export class Channel {
    * @param options Pool, thresholds and segment size.
    * @throws {RangeError} When a threshold or the segment size is out of range.
    */
-  constructor(options: ChannelOptions = {}) {
+  constructor(options?: ChannelOptions) {
+    if (options === undefined) options = {};
     const pool = options.pool ?? MemoryPool.shared;
     if (!(pool instanceof MemoryPool)) throw typeError("create the channel", "pool must be a MemoryPool", pool);
     const pause = options.pauseWriterThreshold ?? 65536;
@@ -403,6 +404,9 @@ export class Channel {
 
   #advance(byteCount: number): void {
     if (this.#writerCompleted) throw stateError("WRITER_COMPLETED");
+    if (!this.#writing && isIntegerIn(byteCount, 1, Number.MAX_SAFE_INTEGER)) {
+      throw stateError("NO_MEMORY_TO_ADVANCE", `byteCount ${byteCount}`);
+    }
     if (!isIntegerIn(byteCount, 0, this.#writeAvailable)) {
       throw rangeError(
         "advance the writer",
@@ -664,9 +668,13 @@ export class Channel {
     if (!isIntegerIn(examined, 0, length)) {
       throw rangeError("advance the reader", `examined must be an integer from 0 to ${length}`, examined);
     }
-    if (examined < consumed) throw stateError("EXAMINED_BEFORE_CONSUMED");
+    if (examined < consumed) {
+      throw stateError("EXAMINED_BEFORE_CONSUMED", `examined ${examined} with consumed ${consumed}`);
+    }
     const examinedPosition = this.#bufferStart + examined;
-    if (examinedPosition < this.#examinedPosition) throw stateError("EXAMINED_MOVED_BACKWARDS");
+    if (examinedPosition < this.#examinedPosition) {
+      throw examinedMovedBackwards(examined, this.#examinedPosition - this.#bufferStart);
+    }
 
     this.#readState = IDLE;
     this.#examinedPosition = examinedPosition;

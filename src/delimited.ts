@@ -92,7 +92,8 @@ const CR = 0x0d;
  * );
  * ```
  */
-export function delimited(options: DelimitedOptions = {}): Framer {
+export function delimited(options?: DelimitedOptions): Framer {
+  if (options === undefined) options = {};
   return new DelimitedFramer(options);
 }
 

@@ -64,9 +64,13 @@ export class ChannelStateError extends Error {
   }
 }
 
-/** Misuse: the state machine does not allow this call now. */
-export function stateError(code: ChannelStateErrorCode): ChannelStateError {
-  return new ChannelStateError(code, STATE_MESSAGES[code]);
+/**
+ * Misuse: the state machine does not allow this call now. `received` names the values of the
+ * call when they help (e.g. "consumed 3, examined 1"); it ends the message after "received".
+ */
+export function stateError(code: ChannelStateErrorCode, received?: string): ChannelStateError {
+  const message = STATE_MESSAGES[code];
+  return new ChannelStateError(code, received === undefined ? message : `${message}: received ${received}`);
 }
 
 const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
@@ -79,7 +83,8 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
   EXAMINED_MOVED_BACKWARDS:
     "Cannot advance the reader as examined must not move backwards: it ends before the end examined by an earlier advanceTo()",
   RESET_WHILE_OPEN: "Cannot reset the channel as both the reader and the writer must be completed first",
-  NO_MEMORY_TO_ADVANCE: "Cannot advance the writer as no memory was requested: call getMemory() first",
+  NO_MEMORY_TO_ADVANCE:
+    "Cannot advance the writer as it has no memory to commit: call getMemory() first (flush, write and complete end the last view)",
   BLOCK_NOT_RENTED: "Cannot release the block as it is not rented from this pool",
   REQUEST_FINISHED:
     "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
@@ -89,6 +94,27 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
 /** A size or position argument outside its allowed range. */
 export function rangeError(what: string, rule: string, received: unknown): RangeError {
   return new RangeError(`Cannot ${what} as ${rule}: received ${describe(received)}`);
+}
+
+/**
+ * `advanceTo` with an examined end before the one an earlier call examined: both are offsets
+ * from the start of the current buffer, so the caller can compare them.
+ */
+export function examinedMovedBackwards(examined: number, earlierEnd: number): ChannelStateError {
+  return new ChannelStateError(
+    "EXAMINED_MOVED_BACKWARDS",
+    `Cannot advance the reader as examined must not move backwards (an earlier advanceTo() examined ${earlierEnd} bytes of this buffer): received examined ${examined}`,
+  );
+}
+
+/**
+ * A pool that would pass its `maxBytes` to serve a rent: `what` is rented, which needs
+ * `bytes` more reserved than the `held` bytes it holds.
+ */
+export function poolLimitError(what: string, bytes: number, held: number, maxBytes: number): RangeError {
+  return new RangeError(
+    `Cannot rent ${what} as the pool must stay within its maxBytes of ${maxBytes} bytes and holds ${held}: received a request for ${bytes} more bytes`,
+  );
 }
 
 /** An argument of the wrong type. */

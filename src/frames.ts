@@ -82,8 +82,9 @@ export interface ReadFramesOptions {
 export function readFrames(
   reader: ReadableChannel,
   framer: Framer,
-  options: ReadFramesOptions = {},
+  options?: ReadFramesOptions,
 ): AsyncIterableIterator<ReadableBuffer> {
+  if (options === undefined) options = {};
   if (typeof framer?.decode !== "function") {
     throw typeError("read frames", "framer must have a decode method", framer);
   }

@@ -36,7 +36,8 @@ import { fromReadableStream, toReadableStream } from "./web_streams.ts";
  * assert.equal(total, 5);
  * ```
  */
-export function fromRequest(message: Request | Response, options: ChannelOptions = {}): ReadableChannel {
+export function fromRequest(message: Request | Response, options?: ChannelOptions): ReadableChannel {
+  if (options === undefined) options = {};
   if (!(message instanceof Request) && !(message instanceof Response)) {
     throw typeError("read the body", "message must be a Request or a Response", message);
   }

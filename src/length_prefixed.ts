@@ -124,7 +124,8 @@ const MAX_VARINT_BYTES = 10;
  * );
  * ```
  */
-export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
+export function lengthPrefixed(options?: LengthPrefixedOptions): Framer {
+  if (options === undefined) options = {};
   return new LengthPrefixedFramer(options);
 }
 

@@ -39,7 +39,8 @@ export interface ReadLinesOptions {
    *
    * @default {"\n"}
    */
-  delimiter?: "\n" | "\r\n";
+  // Template literal types: `deno doc` prints them escaped (string literals print raw line breaks).
+  delimiter?: `\n` | `\r\n`;
   /**
    * The longest line allowed, in UTF-8 bytes, not counting its line end. A longer line throws
    * {@linkcode FrameTooLargeError}; one whose end has not arrived throws as soon as more than
@@ -142,7 +143,8 @@ const LF = 0x0a;
  * }, (error) => error instanceof TruncatedFrameError && error.bytesLeft === 1);
  * ```
  */
-export function readLines(reader: ReadableChannel, options: ReadLinesOptions = {}): AsyncIterableIterator<string[]> {
+export function readLines(reader: ReadableChannel, options?: ReadLinesOptions): AsyncIterableIterator<string[]> {
+  if (options === undefined) options = {};
   if (options === null || typeof options !== "object") {
     throw typeError("read lines", "options must be an object", options);
   }
@@ -181,10 +183,17 @@ async function* batches(
       // deno-lint-ignore no-await-in-loop
       const { buffer, isCompleted, isCanceled } = reader.tryRead() ?? await reader.read(readOptions);
       const batch = lines.split(buffer, isCompleted, keepTrailing);
+      const error = lines.error;
+      if (error !== undefined) {
+        // The reader is completed with the error now, not after the lines before it come out
+        // (they are strings): a flush that waits rejects at once instead of resuming.
+        failed = true;
+        reader.complete(error);
+        if (batch !== undefined && batch.length > 0) yield batch;
+        throw error;
+      }
       reader.advanceTo(lines.consumed, buffer.length);
-      // The lines before an error come out first; the error ends the next step.
       if (batch !== undefined && batch.length > 0) yield batch;
-      if (lines.error !== undefined) throw lines.error;
       if (isCompleted) return undefined;
       if (isCanceled) {
         handBack = true;

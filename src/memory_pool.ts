@@ -7,7 +7,7 @@
 
 import { instantiateKernels, KERNEL_RESERVED_BYTES, type Kernels } from "./_wasm/kernels.ts";
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
-import { isIntegerIn, rangeError, stateError } from "./errors.ts";
+import { isIntegerIn, poolLimitError, rangeError, stateError } from "./errors.ts";
 
 /** Options of {@linkcode MemoryPool}. */
 export interface MemoryPoolOptions {
@@ -59,7 +59,9 @@ export interface MemoryPoolStats {
   reservedBytes: number;
 }
 
-/** The byte a debug pool writes over released blocks. *
+/**
+ * The byte a debug pool writes over released blocks (0xdd).
+ *
  * @example A debug pool poisons what it gets back
  * ```ts
  * import assert from "node:assert/strict";
@@ -217,7 +219,8 @@ export class MemoryPool {
    * @param options Block and slab sizes, a limit, and the debug switch.
    * @throws {RangeError} When an option is out of range.
    */
-  constructor(options: MemoryPoolOptions = {}) {
+  constructor(options?: MemoryPoolOptions) {
+    if (options === undefined) options = {};
     const { blockSize = 4096, maxBytes = Infinity, debug = false } = options;
     if (!isIntegerIn(blockSize, 16, MAX_BLOCK_SIZE) || blockSize % 16 !== 0) {
       throw rangeError("create the pool", "blockSize must be a multiple of 16 from 16 to 16777216", blockSize);
@@ -265,7 +268,8 @@ export class MemoryPool {
    * @throws {RangeError} When `minimumSize` is negative or not an integer, or the rent
    * would pass `maxBytes`.
    */
-  rent(minimumSize: number = 0): PoolBlock {
+  rent(minimumSize?: number): PoolBlock {
+    if (minimumSize === undefined) minimumSize = 0;
     if (minimumSize > this.blockSize || !(minimumSize >= 0) || !Number.isInteger(minimumSize)) {
       return this.#rentOversize(minimumSize);
     }
@@ -333,11 +337,7 @@ export class MemoryPool {
       this.#reservedBytes -= dropped;
     }
     if (this.#reservedBytes + bytes > this.maxBytes) {
-      throw rangeError(
-        `rent ${what}`,
-        `the pool would hold ${this.#reservedBytes + bytes} bytes, over its maxBytes of ${this.maxBytes}`,
-        `${bytes} more bytes`,
-      );
+      throw poolLimitError(what, bytes, this.#reservedBytes, this.maxBytes);
     }
     this.#reservedBytes += bytes;
   }

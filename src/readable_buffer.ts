@@ -191,7 +191,8 @@ export class ReadableBuffer {
    * @returns A buffer that dies with this one.
    * @throws {RangeError} When `start` or `end` is not an integer in range.
    */
-  slice(start: number, end: number = this.length): ReadableBuffer {
+  slice(start: number, end?: number): ReadableBuffer {
+    if (end === undefined) end = this.length;
     const length = this.length;
     if (!isIntegerIn(start, 0, length)) {
       throw rangeError("slice the buffer", `start must be an integer from 0 to ${length}`, start);
@@ -235,7 +236,8 @@ export class ReadableBuffer {
    * @throws {RangeError} When `value` is a number outside 0–255, or `fromIndex` is out of range.
    * @throws {TypeError} When `value` is neither a number nor a `Uint8Array`.
    */
-  indexOf(value: number | Uint8Array, fromIndex: number = 0): number {
+  indexOf(value: number | Uint8Array, fromIndex?: number): number {
+    if (fromIndex === undefined) fromIndex = 0;
     const length = this.#end - this.#start;
     if (!isIntegerIn(fromIndex, 0, length)) {
       throw rangeError("search the buffer", `fromIndex must be an integer from 0 to ${length}`, fromIndex);
@@ -271,7 +273,8 @@ export class ReadableBuffer {
    * @throws {RangeError} When `position` is out of range.
    * @throws {TypeError} When `bytes` is not a `Uint8Array`.
    */
-  startsWith(bytes: Uint8Array, position: number = 0): boolean {
+  startsWith(bytes: Uint8Array, position?: number): boolean {
+    if (position === undefined) position = 0;
     if (!(bytes instanceof Uint8Array)) throw typeError("compare the buffer", "bytes must be a Uint8Array", bytes);
     const length = this.#end - this.#start;
     if (!isIntegerIn(position, 0, length)) {
@@ -300,7 +303,8 @@ export class ReadableBuffer {
    * @returns The number of bytes copied (`length`).
    * @throws {RangeError} When `target` has fewer than `length` bytes after `offset`.
    */
-  copyTo(target: Uint8Array, offset: number = 0): number {
+  copyTo(target: Uint8Array, offset?: number): number {
+    if (offset === undefined) offset = 0;
     if (!(target instanceof Uint8Array)) throw typeError("copy the buffer", "target must be a Uint8Array", target);
     const length = this.length;
     if (!isIntegerIn(offset, 0, target.length - length)) {

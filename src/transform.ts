@@ -81,8 +81,9 @@ export interface PipeThroughOptions extends ChannelOptions {
 export function pipeThrough(
   source: ReadableChannel,
   transform: ChannelTransform,
-  options: PipeThroughOptions = {},
+  options?: PipeThroughOptions,
 ): ReadableChannel {
+  if (options === undefined) options = {};
   const { signal, ...channelOptions } = options;
   const output = new Channel(channelOptions);
   void pump(source, transform, output.writer, signal);

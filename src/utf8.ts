@@ -345,6 +345,7 @@ function hex(bytes: Uint8Array, from: number, to: number): string {
   return text;
 }
 
+/** The error for the invalid sequence `bytes` (its maximal subpart, in hex) at `offset`. */
 function invalidSequence(offset: number, bytes: string): TypeError {
   return typeError("decode UTF-8", `the sequence at byte offset ${offset} is invalid`, bytes);
 }
@@ -658,7 +659,7 @@ export class Utf8Decoder {
       } else if (at < n) {
         // view[at] does not fit: the carried bytes are a maximal subpart; view[at] starts afresh.
         if (this.#fatal) {
-          throw invalidSequence(this.#carryStart, `${hex(carry, 0, this.#carryLength)} ${hex(view, at, at + 1)}`);
+          throw invalidSequence(this.#carryStart, hex(carry, 0, this.#carryLength));
         }
         out = "\uFFFD";
       } else {
@@ -691,7 +692,7 @@ export class Utf8Decoder {
           const bad = at + ~validateRange(view, at, n, kernelsOfView(view, source));
           throw invalidSequence(
             this.#position + bad,
-            hex(view, bad, Math.min(n, bad + maximalSubpart(view, bad, n) + 1)),
+            hex(view, bad, bad + maximalSubpart(view, bad, n)),
           );
         }
       }
@@ -702,7 +703,7 @@ export class Utf8Decoder {
     const r = at < n ? validateRange(view, at, n, kernelsOfView(view, source)) : 0;
     if (r < 0) {
       const bad = at + ~r;
-      throw invalidSequence(this.#position + bad, hex(view, bad, Math.min(n, bad + maximalSubpart(view, bad, n) + 1)));
+      throw invalidSequence(this.#position + bad, hex(view, bad, bad + maximalSubpart(view, bad, n)));
     }
     if (r > 0) out += decodeRun(view, at, at + r);
     at += r;

@@ -65,8 +65,9 @@ export interface ZeroCopyOptions {
  */
 export function fromReadableStream(
   stream: ReadableStream<Uint8Array>,
-  options: ChannelOptions = {},
+  options?: ChannelOptions,
 ): ReadableChannel {
+  if (options === undefined) options = {};
   if (!(stream instanceof ReadableStream)) {
     throw typeError("read the stream", "stream must be a ReadableStream", stream);
   }
@@ -124,7 +125,8 @@ async function pumpStreamToChannel(
  * assert.equal(await response.text(), "streamed");
  * ```
  */
-export function toReadableStream(reader: ReadableChannel, options: ZeroCopyOptions = {}): ReadableStream<Uint8Array> {
+export function toReadableStream(reader: ReadableChannel, options?: ZeroCopyOptions): ReadableStream<Uint8Array> {
+  if (options === undefined) options = {};
   const zeroCopy = options.zeroCopy ?? false;
   // The bytes handed out by the last pull, consumed when the next pull comes (zeroCopy).
   let pending = 0;
@@ -191,8 +193,9 @@ export function toReadableStream(reader: ReadableChannel, options: ZeroCopyOptio
  */
 export function fromWritableStream(
   stream: WritableStream<Uint8Array>,
-  options: ChannelOptions & ZeroCopyOptions = {},
+  options?: ChannelOptions & ZeroCopyOptions,
 ): WritableChannel {
+  if (options === undefined) options = {};
   if (!(stream instanceof WritableStream)) {
     throw typeError("write to the stream", "stream must be a WritableStream", stream);
   }

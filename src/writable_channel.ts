@@ -41,7 +41,8 @@ export interface WritableChannel {
    * Commits `byteCount` bytes written at the start of the unwritten part of the last view.
    *
    * @throws {RangeError} When `byteCount` exceeds what the last `getMemory` view has left.
-   * @throws {ChannelStateError} `WRITER_COMPLETED` after `complete()`.
+   * @throws {ChannelStateError} `NO_MEMORY_TO_ADVANCE` when `byteCount > 0` and no view is out
+   *   (no `getMemory` since the last `flush`, `write` or `writeUtf8`); `WRITER_COMPLETED` after `complete()`.
    */
   advance(byteCount: number): void;
   /**

@@ -157,13 +157,25 @@ describe("B. writer", () => {
     assert.throws(() => writer.advance(0.5), RangeError);
   });
 
-  it("advance without getMemory throws RangeError, and so does advance after flush [B6]", async () => {
+  it("advance without getMemory throws NO_MEMORY_TO_ADVANCE, and so does advance after flush or write [B6]", async () => {
     const { writer } = fixture();
-    assert.throws(() => writer.advance(1), RangeError);
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+    assert.throws(
+      () => writer.advance(1),
+      /^ChannelStateError: Cannot advance the writer as .*getMemory\(\).*: received byteCount 1$/,
+    );
+    writer.advance(0); // nothing to commit: allowed, as writing nothing is [B7]
     writer.getMemory(4);
     writer.advance(2);
     await writer.flush();
-    assert.throws(() => writer.advance(1), RangeError);
+    assert.throws(() => writer.advance(1), isState("NO_MEMORY_TO_ADVANCE"));
+    writer.getMemory(4);
+    await writer.write(utf8.encode("x"));
+    assert.throws(() => writer.advance(3), isState("NO_MEMORY_TO_ADVANCE"));
+    // Misuse of the view's size stays a RangeError: a view is out, the count is wrong.
+    const view = writer.getMemory(4);
+    assert.throws(() => writer.advance(view.length + 1), RangeError);
+    assert.throws(() => writer.advance(-1), RangeError);
   });
 
   it("writing nothing does not throw [B7]", async () => {
@@ -451,6 +463,10 @@ describe("D. advanceTo validation", () => {
     await writer.write(utf8.encode("abc"));
     const r = await reader.read();
     assert.throws(() => reader.advanceTo(r.buffer.length, 0), isState("EXAMINED_BEFORE_CONSUMED"));
+    assert.throws(
+      () => reader.advanceTo(2, 1),
+      (e) => e instanceof Error && e.message.endsWith(": received examined 1 with consumed 2"),
+    );
     reader.advanceTo(1); // the read is still in progress: a corrected call works
     assert.equal(text(await reader.read()), "bc");
   });
@@ -464,6 +480,13 @@ describe("D. advanceTo validation", () => {
     await reader.read();
     assert.throws(() => reader.advanceTo(0, 0), isState("EXAMINED_MOVED_BACKWARDS"));
     assert.throws(() => reader.advanceTo(2), isState("EXAMINED_MOVED_BACKWARDS"));
+    // The message gives both ends, as offsets into this buffer.
+    assert.throws(
+      () => reader.advanceTo(1, 2),
+      (e) =>
+        e instanceof Error &&
+        /an earlier advanceTo\(\) examined 3 bytes of this buffer\): received examined 2$/.test(e.message),
+    );
     reader.advanceTo(3); // equal to the earlier end: allowed
   });
 

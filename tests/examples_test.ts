@@ -5,6 +5,8 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { describe, it } from "node:test";
@@ -28,10 +30,10 @@ interface Outcome {
   timedOut: boolean;
 }
 
-/** Runs `example --self-test` with this runtime's executable; kills it after `TIMEOUT_MS`. */
-function runSelfTest(example: string): Promise<Outcome> {
+/** Runs `example` with `args` with this runtime's executable; kills it after `TIMEOUT_MS`. */
+function runExample(example: string, exampleArgs: string[]): Promise<Outcome> {
   const path = fileURLToPath(new URL(`../examples/${example}`, import.meta.url));
-  const args = onDeno ? ["run", "-A", path, "--self-test"] : [path, "--self-test"];
+  const args = onDeno ? ["run", "-A", path, ...exampleArgs] : [path, ...exampleArgs];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -58,11 +60,50 @@ describe("examples --self-test", { skip }, () => {
   for (const example of EXAMPLES) {
     // Bun ignores a describe's skip reason, so each case carries it too.
     it(`examples/${example} --self-test exits 0 and prints "ok"`, { skip, timeout: TIMEOUT_MS + 10_000 }, async () => {
-      const outcome = await runSelfTest(example);
+      const outcome = await runExample(example, ["--self-test"]);
       const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
       assert.equal(outcome.timedOut, false, `killed after ${TIMEOUT_MS} ms\n${context}`);
       assert.equal(outcome.code, 0, `exit code ${outcome.code} (signal ${outcome.signal})\n${context}`);
       assert.match(outcome.stdout, /^ok$/m, context);
     });
   }
+
+  it(
+    "examples/transcode_file.ts with a missing input prints one line naming the file and exits 1",
+    { skip },
+    async () => {
+      const missing = join(tmpdir(), `channels-missing-${process.pid}`, "input.b64");
+      const outcome = await runExample("transcode_file.ts", [missing, join(tmpdir(), "never-written.bin")]);
+      const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
+      assert.equal(outcome.code, 1, context);
+      assert.equal(outcome.stderr.trimEnd().split("\n").length, 1, `one line, not a stack trace\n${context}`);
+      assert.ok(outcome.stderr.includes(missing), context);
+      assert.match(outcome.stderr, /ENOENT|no such file/i, context);
+    },
+  );
+
+  it("examples/demo.ts checks every byte, prints a line per phase without a terminal, and names its baseline", {
+    skip,
+    timeout: TIMEOUT_MS + 10_000,
+  }, async () => {
+    const outcome = await runExample("demo.ts", ["--mib", "2"]);
+    const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
+    assert.equal(outcome.code, 0, context);
+    for (const phase of ["channels over loopback TCP", "channels in process", "web streams in process"]) {
+      assert.match(
+        outcome.stdout,
+        new RegExp(`^  ${phase} +2 MiB +\\d+ MiB/s`, "m"),
+        `a line for ${phase}\n${context}`,
+      );
+      assert.match(
+        outcome.stdout,
+        new RegExp(`^\\| ${phase} \\| \\d+ \\|.*×`, "m"),
+        `a table row for ${phase}\n${context}`,
+      );
+    }
+    assert.match(outcome.stdout, /The baseline is webStreams\(\) in examples\/demo\.ts/, context);
+    assert.match(outcome.stdout, /^ {2}encode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /^ {2}decode: .+ \(fastest of \d+\)$/m, context);
+    assert.match(outcome.stdout, /Every byte arrived and matched/, context);
+  });
 });

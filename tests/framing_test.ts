@@ -1094,6 +1094,20 @@ describe("readFrames() lifecycle", () => {
     assert.equal(pool(16).stats().rentedBlocks, 0);
   });
 
+  it("a framer's error reaches a writer already waiting on a flush at once: the flush rejects with it", async () => {
+    for (const framer of [lengthPrefixed({ maxFrameLength: 10 }), delimited({ maxLength: 10 })]) {
+      const { reader, writer } = new Channel({ pool: pool(16), pauseWriterThreshold: 64, resumeWriterThreshold: 32 });
+      // A header declaring 1000 bytes (or an endless line), then enough to pause the writer.
+      const waiting = writer.write(u8(0, 0, 3, 232, ...new Array<number>(100).fill(0x61)));
+      const settled = waiting.then(() => "resolved", (e: unknown) => e);
+      const error = await readFrames(reader, framer).next().catch((e: unknown) => e);
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.equal(await settled, error, "the waiting write rejects with the error, not { isCompleted: false }");
+      writer.complete();
+    }
+    assert.equal(pool(16).stats().rentedBlocks, 0);
+  });
+
   it("the writer's error rejects the step and ends the loop", async () => {
     const { reader, writer } = new Channel({ pool: pool(16) });
     const frames = readFrames(reader, delimited());

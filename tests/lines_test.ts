@@ -373,6 +373,30 @@ describe("readLines reading", () => {
     await assert.rejects(writer.writeUtf8("more"), FrameTooLargeError);
   });
 
+  it("an error reaches a writer already waiting on a flush at once: the flush rejects with it", async () => {
+    // An endless line that pauses the writer: the write waits when the loop fails.
+    {
+      const { reader, writer } = new Channel({ pauseWriterThreshold: 64, resumeWriterThreshold: 32 });
+      const settled = writer.writeUtf8("x".repeat(100)).then(() => "resolved", (e: unknown) => e);
+      const error = await readLines(reader, { maxLength: 10 }).next().catch((e: unknown) => e);
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.equal(await settled, error, "the waiting write rejects with the error, not { isCompleted: false }");
+      writer.complete();
+    }
+    // Lines before the error come out first; the writer learns of the error with them, before
+    // the loop's next step.
+    {
+      const { reader, writer } = new Channel({ pauseWriterThreshold: 64, resumeWriterThreshold: 32 });
+      const settled = writer.writeUtf8("ok\n" + "x".repeat(100)).then(() => "resolved", (e: unknown) => e);
+      const lines = readLines(reader, { maxLength: 10 });
+      assert.deepEqual(await lines.next(), { done: false, value: ["ok"] });
+      const error = await settled;
+      assert.ok(error instanceof FrameTooLargeError, String(error));
+      await assert.rejects(lines.next(), (e) => e === error);
+      writer.complete();
+    }
+  });
+
   it("a canceled read ends the loop after its lines and leaves the reader open at the next line", async () => {
     const { reader, writer } = new Channel();
     await writer.writeUtf8("a\nb\npart");

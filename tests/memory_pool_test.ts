@@ -122,6 +122,16 @@ describe("MemoryPool", () => {
     const pool = new MemoryPool({ blockSize: 4096, blocksPerSlab: 16, maxBytes: 2 * 65536 });
     const blocks = Array.from({ length: 16 }, () => pool.rent());
     assert.throws(() => pool.rent(), (e) => e instanceof RangeError && /maxBytes/.test(e.message));
+    // The message reads as a sentence and gives the limit, what is held and what was asked for.
+    assert.throws(() => pool.rent(), {
+      name: "RangeError",
+      message:
+        "Cannot rent a block as the pool must stay within its maxBytes of 131072 bytes and holds 131072: received a request for 131072 more bytes",
+    });
+    assert.throws(() => pool.rent(1_000_000), {
+      message:
+        "Cannot rent a block of 1000000 bytes as the pool must stay within its maxBytes of 131072 bytes and holds 131072: received a request for 1114112 more bytes",
+    });
     assert.throws(() => pool.rent(1_000_000), RangeError);
     pool.release(blocks[0]!);
     assert.ok(pool.rent());

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { childEnv, NODE_ONLY, ROOT, run } from "./_packaging.ts";
+import { named } from "./_tools.ts";
 
 type Exports = Record<string, string | { types: string; default: string }>;
 
@@ -54,7 +55,7 @@ for (const subpath of process.argv.slice(2)) await import("@channels/channels/" 
 console.log("smoke ok", received.length, "lines");
 `;
 
-describe("the npm package", { skip: NODE_ONLY }, () => {
+describe(named("the npm package", NODE_ONLY), { skip: NODE_ONLY }, () => {
   let dir = "";
   let tarball = "";
   let files: string[] = [];
@@ -114,7 +115,7 @@ describe("the npm package", { skip: NODE_ONLY }, () => {
   });
 });
 
-describe("the single-file bundle (npm run bundle)", { skip: NODE_ONLY }, () => {
+describe(named("the single-file bundle (npm run bundle)", NODE_ONLY), { skip: NODE_ONLY }, () => {
   it("runs a channel and a base64 round trip under node", async () => {
     const url = pathToFileURL(join(ROOT, "dist/channels.bundle.js")).href;
     const lib = await import(url) as typeof import("../mod.ts");

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { childEnv, NODE_ONLY, ROOT } from "./_packaging.ts";
+import { hasNpmPackage, missingTool, named } from "./_tools.ts";
 
 // The request handler both workers share: base64 body in, its lines out (as JSON).
 const HANDLER = `
@@ -162,7 +163,10 @@ function upload(count: number): { lines: string[]; body: string } {
   return { lines, body };
 }
 
-describe("the build in workerd (Cloudflare Workers)", { skip: NODE_ONLY, timeout: 60_000 }, () => {
+// Node only, and workerd comes from npm.
+const skip: string | false = NODE_ONLY || (hasNpmPackage("workerd") ? false : missingTool("workerd"));
+
+describe(named("the build in workerd (Cloudflare Workers)", skip), { skip, timeout: 60_000 }, () => {
   let dir = "";
   let server: ReturnType<typeof serve> | undefined;
 

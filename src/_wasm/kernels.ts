@@ -133,7 +133,8 @@ export function kernelModule(): WebAssembly.Module {
  * assert.ok(WebAssembly.validate(wasmModuleBytes("scalar")));
  * ```
  */
-export function wasmModuleBytes(variant: KernelVariant = "simd"): Uint8Array<ArrayBuffer> {
+export function wasmModuleBytes(variant?: KernelVariant): Uint8Array<ArrayBuffer> {
+  if (variant === undefined) variant = "simd";
   return decodeBase64(variant === "simd" ? KERNELS_SIMD_WASM_B64 : KERNELS_SCALAR_WASM_B64);
 }
 

@@ -46,7 +46,8 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  * await rm(path);
  * ```
  */
-export function openFile(path: string | URL, options: FileOptions = {}): FileReadableChannel {
+export function openFile(path: string | URL, options?: FileOptions): FileReadableChannel {
+  if (options === undefined) options = {};
   return openFileWith(async () => nodeHandle(await open(path, "r")), options);
 }
 
@@ -75,7 +76,8 @@ export function openFile(path: string | URL, options: FileOptions = {}): FileRea
  * await rm(path);
  * ```
  */
-export function createFile(path: string | URL, options: FileOptions = {}): FileWritableChannel {
+export function createFile(path: string | URL, options?: FileOptions): FileWritableChannel {
+  if (options === undefined) options = {};
   return createFileWith(async () => nodeHandle(await open(path, "w")), options);
 }
 

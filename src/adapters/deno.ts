@@ -29,7 +29,7 @@
  * import assert from "node:assert/strict";
  * import { connect, listen } from "@channels/channels/deno";
  *
- * await using listener = await listen({ port: 0 }, async ({ input, output }) => {
+ * const listener = await listen({ port: 0 }, async ({ input, output }) => {
  *   for (;;) {
  *     const { buffer, isCompleted } = await input.read();
  *     for (const view of buffer) await output.write(view);
@@ -50,6 +50,7 @@
  * }
  * connection.close();
  * await connection.closed;
+ * await listener.close();
  * assert.equal(text, "hello");
  * ```
  *
@@ -100,7 +101,7 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  * import assert from "node:assert/strict";
  * import { connect, listen } from "@channels/channels/deno";
  *
- * await using listener = await listen({ port: 0 }, async ({ output }) => {
+ * const listener = await listen({ port: 0 }, async ({ output }) => {
  *   await output.writeUtf8("hello");
  *   output.complete();
  * });
@@ -109,6 +110,7 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "hello");
  * connection.close();
  * await connection.closed;
+ * await listener.close();
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
@@ -167,7 +169,7 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * import { connect, listen } from "@channels/channels/deno";
  *
  * const seen: string[] = [];
- * await using listener = await listen({ port: 0, onError: console.error }, async ({ input }) => {
+ * const listener = await listen({ port: 0, onError: console.error }, async ({ input }) => {
  *   for await (const line of readFrames(input, delimited())) seen.push(new TextDecoder().decode(line.toUint8Array()));
  * });
  * const connection = await connect({ port: listener.addr.port });
@@ -175,6 +177,7 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * connection.output.complete();
  * await connection.input.read(); // the server's end of stream, once it is done
  * connection.close();
+ * await listener.close();
  * assert.deepEqual(seen, ["a", "b"]);
  * ```
  */
@@ -247,7 +250,8 @@ export function listenTls(
  * assert.ok(total > 0);
  * ```
  */
-export function openFile(path: string | URL, options: FileOptions = {}): FileReadableChannel {
+export function openFile(path: string | URL, options?: FileOptions): FileReadableChannel {
+  if (options === undefined) options = {};
   return openFileWith(async () => denoHandle(await denoApi("open a file").open(path, { read: true })), options);
 }
 
@@ -276,7 +280,8 @@ export function openFile(path: string | URL, options: FileOptions = {}): FileRea
  * await Deno.remove(path);
  * ```
  */
-export function createFile(path: string | URL, options: FileOptions = {}): FileWritableChannel {
+export function createFile(path: string | URL, options?: FileOptions): FileWritableChannel {
+  if (options === undefined) options = {};
   return createFileWith(
     async () => denoHandle(await denoApi("create a file").open(path, { write: true, create: true, truncate: true })),
     options,
