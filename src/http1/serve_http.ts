@@ -150,7 +150,7 @@ interface Limits {
 export function serveHttp(
   connection: DuplexChannel,
   handler: HttpHandler,
-  options: ServeHttpOptions = {},
+  options?: ServeHttpOptions,
 ): Promise<void> {
   if (typeof connection !== "object" || connection === null || !connection.input || !connection.output) {
     throw typeError("serve HTTP", "connection must have an input and an output channel", connection);
