@@ -156,6 +156,7 @@ export function serveHttp(
     throw typeError("serve HTTP", "connection must have an input and an output channel", connection);
   }
   if (typeof handler !== "function") throw typeError("serve HTTP", "handler must be a function", handler);
+  options ??= {};
   if (typeof options !== "object" || options === null) {
     throw typeError("serve HTTP", "options must be an object", options);
   }
