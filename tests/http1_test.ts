@@ -1051,6 +1051,52 @@ describe("http1 timeouts", () => {
     assert.equal(response!.status, 408);
   });
 
+  for (const framing of ["Content-Length: 100", "Transfer-Encoding: chunked"]) {
+    it(`a body (${framing.split(":")[0]}) that does not arrive within requestTimeoutMs fails its read with 408 and a close`, async () => {
+      const input = new Channel();
+      const output = new Channel();
+      let failure: unknown;
+      const serving = serveHttp({ input: input.reader, output: output.writer }, async (request, response) => {
+        try {
+          await readText(request);
+        } catch (error) {
+          failure = error;
+          throw error;
+        }
+        response.end();
+      }, { requestTimeoutMs: 100, onError: () => assert.fail("a slow body is the client's, not reported") });
+      await input.writer.write(bytesOf(`POST / HTTP/1.1\r\nHost: a\r\n${framing}\r\n\r\n`));
+      for (let i = 0; i < 4; i++) {
+        await input.writer.write(bytesOf(framing.startsWith("Content") ? "abc" : "3\r\nabc\r\n"));
+        await delay(40);
+      }
+      await serving;
+      assert.ok(failure instanceof RangeError);
+      const { buffer } = await output.reader.read();
+      const [response] = finals(buffer.toUint8Array());
+      assert.equal(response!.status, 408);
+    });
+  }
+
+  it("the request timer stops at the upgrade: the raw input is the handler's to wait on", async () => {
+    const input = new Channel();
+    const output = new Channel();
+    let got = "";
+    const serving = serveHttp({ input: input.reader, output: output.writer }, async (_request, response) => {
+      response.setHeader("Upgrade", "slow");
+      const raw = response.upgrade();
+      const { buffer } = await raw.input.readAtLeast(4);
+      got = textOf(buffer.toUint8Array());
+      raw.input.advanceTo(buffer.length);
+    }, { requestTimeoutMs: 30, headersTimeoutMs: 30, keepAliveTimeoutMs: 30 });
+    await input.writer.write(bytesOf("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: slow\r\n\r\n"));
+    await delay(150);
+    await input.writer.write(bytesOf("late"));
+    await serving;
+    assert.equal(got, "late");
+    input.writer.complete();
+  });
+
   it("an idle connection closes after keepAliveTimeoutMs without an answer", async () => {
     const result = await exchange([bytesOf("GET / HTTP/1.1\r\nHost: a\r\n\r\n")], (_q, r) => r.end(), {
       keepAliveTimeoutMs: 50,

@@ -37,6 +37,14 @@ export function trailersTooLarge(rule: string, received: number): RangeError {
   return withStatus(rangeError("read the request trailers", rule, `${received} bytes`), 431);
 }
 
+/** A body that did not arrive within requestTimeoutMs. */
+export function bodyTimedOut(received: number): RangeError {
+  return withStatus(
+    rangeError("read the request body", "it must arrive within requestTimeoutMs", `${received} bytes in time`),
+    408,
+  );
+}
+
 /** The status a body error answers with, or undefined for any other error. */
 export function bodyErrorStatus(error: unknown): number | undefined {
   return typeof error === "object" && error !== null ? statuses.get(error) : undefined;

@@ -29,7 +29,14 @@ import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadOptions, ReadResult } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { CLASS, CR, HEX, HEX_VALUE, LF, TCHAR, VCHAR, WS } from "./_chars.ts";
-import { bodyErrorStatus, bodyTooLarge, malformedChunk, trailersTooLarge, truncatedBody } from "./_body_errors.ts";
+import {
+  bodyErrorStatus,
+  bodyTimedOut,
+  bodyTooLarge,
+  malformedChunk,
+  trailersTooLarge,
+  truncatedBody,
+} from "./_body_errors.ts";
 import type { RequestBody } from "./_fixed_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import type { InputCursor } from "./_input_cursor.ts";
@@ -183,10 +190,8 @@ export class ChunkedBody implements RequestBody {
         if (needMore || !cursor.held || cursor.available === 0) {
           if (cursor.held && cursor.ended) throw truncatedBody(this.#total, undefined);
           await cursor.read();
-          if (cursor.canceled) {
-            writer.complete();
-            return false;
-          }
+          // Only the connection's deadline cancels the pump's reads.
+          if (cursor.canceled) throw bodyTimedOut(this.#total);
           needMore = false;
           continue;
         }

@@ -7,7 +7,7 @@ import { isIntegerIn, rangeError, stateError } from "../errors.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadableChannel, ReadOptions, ReadResult } from "../readable_channel.ts";
 import type { InputCursor } from "./_input_cursor.ts";
-import { truncatedBody } from "./_body_errors.ts";
+import { bodyTimedOut, truncatedBody } from "./_body_errors.ts";
 
 // Read states (as Channel's): IDLE → read → ACTIVE (a result out) → advanceTo → IDLE;
 // PENDING while a read waits for the input. A canceled result needs no advanceTo (TENTATIVE).
@@ -206,6 +206,7 @@ export class FixedLengthBody implements RequestBody {
         const need = Math.min(minimum, this.#remaining);
         await cursor.read(need, options);
         if (cursor.canceled) {
+          if (cursor.expired) throw bodyTimedOut(this.#length - this.#remaining + cursor.available);
           if (this.#completed || this.#detached) throw stateError("READER_COMPLETED");
           this.#cancelRequested = true;
         }

@@ -24,13 +24,17 @@ export class InputCursor {
   held = false;
   /** The held read was the last: no byte follows `buffer`. */
   ended = false;
-  /** The last read was ended by `cancelPendingRead`. */
+  /** The last read was ended by `cancelPendingRead`, or by the connection's deadline (`expired`). */
   canceled = false;
+  /** The connection's deadline passed: reads end at once as canceled until it is re-armed. */
+  expired = false;
   /** Called before a release, while `buffer` is still valid (the request head is copied out then). */
   beforeRelease: (() => void) | undefined;
   // Bytes at the start of the held buffer examined by an earlier advanceTo: a release never
   // examines less (examined cannot move backwards).
   #examinedFloor = 0;
+  // A read of the input is pending (expire() cancels it).
+  #waiting = false;
 
   constructor(input: ReadableChannel) {
     this.input = input;
@@ -61,12 +65,32 @@ export class InputCursor {
   /** Releases the held read, then reads (at least `minimum` unused bytes, when given). */
   async read(minimum: number = 1, options?: ReadOptions): Promise<void> {
     this.release();
-    this.#take(minimum > 1 ? await this.input.readAtLeast(minimum, options) : await this.input.read(options));
+    if (this.expired) {
+      this.canceled = true;
+      return;
+    }
+    this.#waiting = true;
+    try {
+      this.#take(minimum > 1 ? await this.input.readAtLeast(minimum, options) : await this.input.read(options));
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.expired) this.canceled = true;
+  }
+
+  /**
+   * The connection's deadline passed: a pending read ends now (canceled), later ones at once.
+   * Only a read of the cursor's own is canceled, never the input's next reader's.
+   */
+  expire(): void {
+    this.expired = true;
+    if (this.#waiting) this.input.cancelPendingRead();
   }
 
   /** Releases the held read and takes what is there now; false when nothing new is. */
   tryRead(): boolean {
     this.release();
+    if (this.expired) return false;
     const result = this.input.tryRead();
     if (result === undefined) return false;
     this.#take(result);

@@ -65,6 +65,14 @@ export interface ServeHttpOptions {
    */
   headersTimeoutMs?: number;
   /**
+   * How long a request's body may take to arrive once its head came (a body sent slowly on
+   * purpose holds a handler): past it the body's reader rejects with a `RangeError` (408 when
+   * the handler lets it through) and the connection closes. `Infinity` for no limit.
+   *
+   * @default {300000} (Node's `requestTimeout`)
+   */
+  requestTimeoutMs?: number;
+  /**
    * How long an idle connection waits for the next request before it closes (also the first
    * request's wait). `Infinity` for no limit.
    *
@@ -101,6 +109,7 @@ interface Limits {
   maxHeaderCount: number;
   maxBodyBytes: number;
   headersTimeoutMs: number;
+  requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   pool: MemoryPool;
   onError: (error: unknown) => void;
@@ -169,6 +178,7 @@ export function serveHttp(
     maxHeaderCount: limit(options.maxHeaderCount, 100, "maxHeaderCount", false),
     maxBodyBytes: limit(options.maxBodyBytes, 32 * 1024 * 1024, "maxBodyBytes", true),
     headersTimeoutMs: limit(options.headersTimeoutMs, 30_000, "headersTimeoutMs", true),
+    requestTimeoutMs: limit(options.requestTimeoutMs, 300_000, "requestTimeoutMs", true),
     keepAliveTimeoutMs: limit(options.keepAliveTimeoutMs, 5_000, "keepAliveTimeoutMs", true),
     pool,
     onError,
@@ -230,7 +240,6 @@ class HttpConnection implements ResponseTarget {
   #deadline = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
-  #timedOut = false;
   #headTimerSet = false;
 
   constructor(connection: DuplexChannel, handler: HttpHandler, limits: Limits) {
@@ -294,7 +303,7 @@ class HttpConnection implements ResponseTarget {
           this.#arm(this.#limits.keepAliveTimeoutMs);
         }
         if (!cursor.tryRead()) await cursor.read();
-        if (cursor.canceled && this.#timedOut) {
+        if (cursor.canceled && cursor.expired) {
           if (!parser.idle) await this.#refuse(408);
           return;
         }
@@ -365,6 +374,8 @@ class HttpConnection implements ResponseTarget {
       }, this.#sendContinue);
     }
     this.#body = body;
+    // The body must arrive within requestTimeoutMs (its reads fail after that).
+    if (body !== undefined) this.#arm(limits.requestTimeoutMs);
     this.#continuePending = framing.expectContinue && body !== undefined;
     const http10 = parser.versionMinor === 0;
     const request = new HttpRequest(
@@ -508,6 +519,7 @@ class HttpConnection implements ResponseTarget {
 
   takeOver(): DuplexChannel {
     this.#upgraded = true;
+    this.#disarm();
     this.#detachHead();
     // Bytes after the head stay in the input, unexamined: the caller's first read returns them.
     this.#cursor.release(this.#cursor.offset);
@@ -569,7 +581,7 @@ class HttpConnection implements ResponseTarget {
       this.#deadline = 0;
       return;
     }
-    this.#timedOut = false;
+    this.#cursor.expired = false;
     const deadline = Date.now() + ms;
     this.#deadline = deadline;
     // A pending timer that fires before the deadline re-arms itself; a later one is replaced.
@@ -585,6 +597,7 @@ class HttpConnection implements ResponseTarget {
 
   #disarm(): void {
     this.#deadline = 0;
+    this.#cursor.expired = false;
   }
 
   readonly #onTimer = (): void => {
@@ -597,7 +610,6 @@ class HttpConnection implements ResponseTarget {
       return;
     }
     this.#deadline = 0;
-    this.#timedOut = true;
-    this.#input.cancelPendingRead();
+    this.#cursor.expire();
   };
 }
