@@ -102,9 +102,12 @@ const UPGRADE_LINE = new TextEncoder().encode("Connection: upgrade\r\n");
  * The head and body are formatted straight into the connection's pool memory. The server adds
  * `Date`, the framing (`Content-Length` or `Transfer-Encoding`) and `Connection: close` when it
  * closes after this response. Nothing is sent for a `HEAD` request's body (its head says what
- * a `GET` would get), nor for 204 and 304. A handler that settles without sending gets an
- * empty body with the status set; one that throws gets a 500 (when nothing was sent yet) and
- * the connection closes.
+ * a `GET` would get), nor for 204 and 304.
+ *
+ * The handler's settling ends the response: one not sent yet goes out with an empty body and
+ * the status set, a streamed body still open is completed (write it before the handler
+ * settles). A handler that throws gets a 500 when nothing was sent yet, and the connection
+ * closes; after the head, the connection is aborted.
  *
  * @example A text reply, a streamed reply, and a field of your own
  * ```ts
