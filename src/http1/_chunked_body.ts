@@ -1,8 +1,10 @@
-// A chunked request body (RFC 9112 §7.1) as a ReadableChannel: a pump decodes the framing
-// from the connection's input and copies each chunk's data into a channel of its own (one
-// copy: the data of consecutive chunks is not contiguous in the input), which the handler
-// reads with every channel guarantee (a read returns all unconsumed data, examined,
-// backpressure). Trailer fields end up in `trailers`. Internal.
+// A chunked request body (RFC 9112 §7.1) as a ReadableChannel over the connection's input,
+// without a copy: the data of each chunk lies in the input between framing lines, so a read
+// returns a buffer whose segments are views of those runs (one segment per run and input
+// block), and consuming maps back to the input (the framing between runs is consumed with
+// them). The framing is parsed once, byte by byte, from where the last read stopped; the runs
+// found (pieces) are kept across reads, shifted when the input is released. Trailer fields end
+// up in `trailers`. Internal.
 //
 // Framing states (anything else is a TypeError answered with 400 and a close):
 //
@@ -23,11 +25,8 @@
 // | DATA_CR, DATA_LF | CR, then LF → SIZE |
 // | TRAILERS | field lines and an empty line (HeadParser) → DONE |
 
-import { Channel } from "../channel.ts";
-import type { MemoryPool } from "../memory_pool.ts";
-import type { ReadableBuffer } from "../readable_buffer.ts";
-import type { ReadOptions, ReadResult } from "../readable_channel.ts";
-import type { WritableChannel } from "../writable_channel.ts";
+import { BufferSegment } from "../_segment.ts";
+import { bufferRange, newBufferRange, ReadableBuffer, retargetBuffer } from "../readable_buffer.ts";
 import { CLASS, CR, HEX, HEX_VALUE, LF, TCHAR, VCHAR, WS } from "./_chars.ts";
 import {
   bodyErrorStatus,
@@ -37,7 +36,7 @@ import {
   trailersTooLarge,
   truncatedBody,
 } from "./_body_errors.ts";
-import type { RequestBody } from "./_fixed_body.ts";
+import { CursorBody } from "./_cursor_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import type { InputCursor } from "./_input_cursor.ts";
 import { HttpHeaders } from "./http_headers.ts";
@@ -68,6 +67,8 @@ const BACKSLASH = 0x5c;
 const MAX_CHUNK_LINE_BYTES = 4096;
 // 15 hex digits reach 2^60: any size past Number.MAX_SAFE_INTEGER is refused before that.
 const MAX_SIZE_DIGITS = 15;
+const EMPTY_BUFFER = ReadableBuffer.from([]);
+const NO_SEGMENTS: readonly BufferSegment[] = [];
 
 /** Limits of a chunked body. */
 export interface ChunkedBodyLimits {
@@ -79,177 +80,231 @@ export interface ChunkedBodyLimits {
   maxTrailerFields: number;
 }
 
-/** A chunked body: a pump from the input's framing into a channel the handler reads. */
-export class ChunkedBody implements RequestBody {
-  readonly #cursor: InputCursor;
-  readonly #channel: Channel;
+/** A chunked body: its data runs, read where they lie in the input. */
+export class ChunkedBody extends CursorBody {
   readonly #limits: ChunkedBodyLimits;
-  readonly #onStart: () => void;
-  #pump: Promise<boolean> | undefined;
-  #started = false;
-  // The reader is gone (completed by the user, or the handler settled): data is skipped,
-  // at most #discardLimit bytes of it.
-  #discard = false;
-  #discardLimit = Infinity;
-  #discarded = 0;
-  /** The status a framing error answers with (0: none). */
-  status = 0;
+  #status = 0;
   /** The trailer fields, once the last chunk came. */
   trailers: HttpHeaders | undefined;
 
-  // Framing state: see the table.
+  // Data runs found and not consumed, in order: piece k is the input's bytes
+  // [#starts[k], #starts[k] + #lengths[k]) of the held buffer; #firstPiece..#pieceCount-1.
+  readonly #starts: number[] = [];
+  readonly #lengths: number[] = [];
+  #firstPiece = 0;
+  #pieceCount = 0;
+  #ready = 0; // data bytes in the pieces
+  // The parse frontier (in the held buffer) and the framing state there (see the table).
+  #scanPos = 0;
   #state = SIZE;
   #size = 0;
   #digits = 0;
   #lineBytes = 0;
   #chunkRemaining = 0;
-  #total = 0;
-  #framingOffset = 0; // bytes of framing and data decoded so far (error offsets)
+  #total = 0; // data bytes in all chunks so far
+  #framingOffset = 0; // bytes of the body's framing and data parsed before the frontier
+  #trailerStart = 0;
+  #end = 0; // after the trailer section, once DONE
   #trailerParser: HeadParser | undefined;
+  // The buffer of a result: reused, over reused segment objects.
+  readonly #segments: BufferSegment[] = [];
+  readonly #buffer = ReadableBuffer.from([]);
+  readonly #range = newBufferRange();
 
   /**
    * @param cursor The connection's input; the framing starts at its offset.
-   * @param pool Where the decoded data goes.
    * @param limits Size limits.
    * @param onStart Called before the first read (sends 100 Continue when the client waits).
    */
-  constructor(cursor: InputCursor, pool: MemoryPool, limits: ChunkedBodyLimits, onStart: () => void) {
-    this.#cursor = cursor;
-    this.#channel = new Channel({ pool });
+  constructor(cursor: InputCursor, limits: ChunkedBodyLimits, onStart: () => void) {
+    super(cursor, onStart);
     this.#limits = limits;
-    this.#onStart = onStart;
-  }
-
-  get started(): boolean {
-    return this.#started;
+    this.#scanPos = cursor.offset;
   }
 
   get done(): boolean {
+    return this.#state === DONE && this.cursor.offset === this.#end;
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  protected ready(): number {
+    try {
+      this.#parse();
+    } catch (error) {
+      this.#status = bodyErrorStatus(error) ?? 400;
+      throw error;
+    }
+    return this.#ready;
+  }
+
+  protected get ends(): boolean {
     return this.#state === DONE;
   }
 
-  read(options?: ReadOptions): Promise<ReadResult> {
-    this.#start();
-    return this.#channel.reader.read(options);
+  protected bufferOf(length: number): ReadableBuffer {
+    if (length === 0) return EMPTY_BUFFER;
+    const range = bufferRange(this.cursor.buffer, this.#range);
+    const inputSegments = range.segments;
+    let i = range.first;
+    let count = 0;
+    let position = 0;
+    let left = length;
+    for (let k = this.#firstPiece; k < this.#pieceCount && left > 0; k++) {
+      let from = range.start + (this.#starts[k] as number);
+      let n = Math.min(this.#lengths[k] as number, left);
+      left -= n;
+      while (n > 0) {
+        let input = inputSegments[i] as BufferSegment;
+        while (from >= input.runningIndex + input.end) input = inputSegments[++i] as BufferSegment;
+        const at = from - input.runningIndex;
+        const take = Math.min(n, input.end - at);
+        let seg = this.#segments[count];
+        if (seg === undefined) {
+          seg = new BufferSegment(null, input.bytes, 0, 0);
+          this.#segments.push(seg);
+        }
+        seg.block = input.block;
+        seg.bytes = input.bytes.subarray(at, at + take);
+        seg.end = take;
+        seg.runningIndex = position;
+        count++;
+        position += take;
+        from += take;
+        n -= take;
+      }
+    }
+    range.segments = NO_SEGMENTS;
+    retargetBuffer(this.#buffer, this.#segments, 0, count - 1, 0, length);
+    return this.#buffer;
   }
 
-  readAtLeast(minimumSize: number, options?: ReadOptions): Promise<ReadResult> {
-    this.#start();
-    return this.#channel.reader.readAtLeast(minimumSize, options);
+  protected consume(count: number): void {
+    let left = count;
+    while (left > 0) {
+      const k = this.#firstPiece;
+      const length = this.#lengths[k] as number;
+      if (left < length) {
+        this.#starts[k] = (this.#starts[k] as number) + left;
+        this.#lengths[k] = length - left;
+        break;
+      }
+      left -= length;
+      this.#firstPiece++;
+    }
+    this.#ready -= count;
+    if (this.#firstPiece === this.#pieceCount) {
+      this.#firstPiece = this.#pieceCount = 0;
+      // No data left before the frontier: the framing state there stands for every byte
+      // before it, so they are all consumed (the trailer section is parsed from its start).
+      this.cursor.offset = this.#state === TRAILERS
+        ? this.#trailerStart
+        : this.#state === DONE
+        ? this.#end
+        : this.#scanPos;
+    } else {
+      this.cursor.offset = this.#starts[this.#firstPiece] as number;
+    }
   }
 
-  tryRead(): ReadResult | undefined {
-    this.#start();
-    return this.#channel.reader.tryRead();
+  protected beforeRelease(): void {
+    const shift = this.cursor.offset;
+    if (shift === 0 || !this.cursor.held) return;
+    for (let k = this.#firstPiece; k < this.#pieceCount; k++) this.#starts[k] = (this.#starts[k] as number) - shift;
+    this.#scanPos -= shift;
+    this.#trailerStart -= shift;
+    this.#end -= shift;
   }
 
-  advanceTo(consumed: number, examined?: number): void {
-    this.#channel.reader.advanceTo(consumed, examined);
+  protected truncated(): Error {
+    return truncatedBody(this.#total, undefined);
   }
 
-  cancelPendingRead(): void {
-    this.#channel.reader.cancelPendingRead();
-  }
-
-  complete(error?: unknown): void {
-    this.#channel.reader.complete(error);
-  }
-
-  detach(): Promise<void> | undefined {
-    this.#discard = true;
-    this.#channel.reader.complete();
-    return undefined;
+  protected timedOut(): Error {
+    return bodyTimedOut(this.#total);
   }
 
   async drain(limit: number): Promise<boolean> {
-    this.#discard = true;
-    this.#discardLimit = limit;
-    this.#channel.reader.complete();
-    this.#pump ??= this.#run();
-    return await this.#pump;
-  }
-
-  #start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#onStart();
-    this.#pump = this.#run();
-  }
-
-  /** Decodes the framing to its end; true when it ended cleanly. */
-  async #run(): Promise<boolean> {
-    const cursor = this.#cursor;
-    const writer = this.#channel.writer;
-    let needMore = false;
+    const cursor = this.cursor;
+    let discarded = 0;
     try {
       for (;;) {
-        if (this.#state === DONE) {
-          writer.complete();
-          return true;
+        if (cursor.held) {
+          const n = this.ready();
+          discarded += n;
+          if (discarded > limit) return false;
+          this.consume(n);
+          if (this.done) return true;
+          if (cursor.ended) return false;
         }
-        if (needMore || !cursor.held || cursor.available === 0) {
-          if (cursor.held && cursor.ended) throw truncatedBody(this.#total, undefined);
-          await cursor.read();
-          // Only the connection's deadline cancels the pump's reads.
-          if (cursor.canceled) throw bodyTimedOut(this.#total);
-          needMore = false;
-          continue;
-        }
-        if (this.#state === DATA) {
-          const n = Math.min(this.#chunkRemaining, cursor.available);
-          if (this.#discard) {
-            this.#discarded += n;
-            if (this.#discarded > this.#discardLimit) {
-              writer.complete();
-              return false;
-            }
-          } else {
-            copyInto(writer, cursor.buffer, cursor.offset, n);
-          }
-          cursor.offset += n;
-          this.#framingOffset += n;
-          this.#chunkRemaining -= n;
-          if (this.#chunkRemaining === 0) this.#state = DATA_CR;
-          if (!this.#discard) {
-            const flushed = await writer.flush();
-            if (flushed.isCompleted) this.#discard = true;
-          }
-          continue;
-        }
-        if (this.#state === TRAILERS) {
-          const limits = this.#limits;
-          const parser = this.#trailerParser ??= new HeadParser(limits.maxTrailerBytes, limits.maxTrailerFields, true);
-          const length = parser.parse(cursor.buffer, cursor.offset);
-          if (length === NEED_MORE) {
-            needMore = true;
-            continue;
-          }
-          if (length === INVALID) {
-            if (parser.errorStatus === 431) {
-              throw trailersTooLarge("they must fit maxHeadBytes and maxHeaderCount", parser.scanned);
-            }
-            throw malformedChunk(
-              `the trailers must be valid field lines (${parser.errorReason})`,
-              this.#framingOffset + parser.errorOffset,
-            );
-          }
-          const copy = cursor.buffer.slice(cursor.offset, cursor.offset + length).toUint8Array();
-          const count = parser.fieldCount;
-          this.trailers = new HttpHeaders(copy, 0, parser.fields.slice(0, count * 4), count, null);
-          cursor.offset += length;
-          this.#framingOffset += length;
-          this.#state = DONE;
-          continue;
-        }
-        const used = this.#scan(cursor.buffer, cursor.offset);
-        cursor.offset += used;
-        this.#framingOffset += used;
+        this.beforeRelease();
+        await cursor.read();
+        if (cursor.canceled) return false;
       }
-    } catch (error) {
-      this.status = bodyErrorStatus(error) ?? 400;
-      writer.complete(error);
+    } catch {
       return false;
     }
+  }
+
+  /** Parses the framing from the frontier to the end of the held input, recording data runs. */
+  #parse(): void {
+    const buffer = this.cursor.buffer;
+    const length = buffer.length;
+    while (this.#scanPos < length && this.#state !== DONE) {
+      if (this.#state === DATA) {
+        const n = Math.min(this.#chunkRemaining, length - this.#scanPos);
+        this.#addPiece(this.#scanPos, n);
+        this.#scanPos += n;
+        this.#framingOffset += n;
+        this.#chunkRemaining -= n;
+        if (this.#chunkRemaining === 0) this.#state = DATA_CR;
+      } else if (this.#state === TRAILERS) {
+        const limits = this.#limits;
+        const parser = this.#trailerParser ??= new HeadParser(limits.maxTrailerBytes, limits.maxTrailerFields, true);
+        const size = parser.parse(buffer, this.#trailerStart);
+        if (size === NEED_MORE) {
+          this.#scanPos = length;
+          return;
+        }
+        if (size === INVALID) {
+          if (parser.errorStatus === 431) {
+            throw trailersTooLarge("they must fit maxHeadBytes and maxHeaderCount", parser.scanned);
+          }
+          throw malformedChunk(
+            `the trailers must be valid field lines (${parser.errorReason})`,
+            this.#framingOffset + parser.errorOffset,
+          );
+        }
+        const copy = buffer.slice(this.#trailerStart, this.#trailerStart + size).toUint8Array();
+        const count = parser.fieldCount;
+        this.trailers = new HttpHeaders(copy, 0, parser.fields.slice(0, count * 4), count, null);
+        this.#end = this.#scanPos = this.#trailerStart + size;
+        this.#framingOffset += size;
+        this.#state = DONE;
+        // With no data left to hand out, the cursor moves past the body now.
+        if (this.#firstPiece === this.#pieceCount) this.cursor.offset = this.#end;
+      } else {
+        const used = this.#scan(buffer, this.#scanPos);
+        this.#scanPos += used;
+        this.#framingOffset += used;
+        if (this.#state === TRAILERS) this.#trailerStart = this.#scanPos;
+      }
+    }
+  }
+
+  /** Records data run [start, start + length), joined to the last one when they touch. */
+  #addPiece(start: number, length: number): void {
+    const last = this.#pieceCount - 1;
+    if (last >= this.#firstPiece && (this.#starts[last] as number) + (this.#lengths[last] as number) === start) {
+      this.#lengths[last] = (this.#lengths[last] as number) + length;
+    } else {
+      this.#starts[this.#pieceCount] = start;
+      this.#lengths[this.#pieceCount] = length;
+      this.#pieceCount++;
+    }
+    this.#ready += length;
   }
 
   /** Steps through framing bytes from `offset` until data or trailers begin; returns the bytes used. */
@@ -353,19 +408,5 @@ export class ChunkedBody implements RequestBody {
 
   #badExtension(used: number): TypeError {
     return malformedChunk("a chunk extension must be ;name[=token or quoted-string]", this.#at(used));
-  }
-}
-
-/** Copies `length` bytes of `buffer` from `offset` into `writer`'s memory (not flushed). */
-function copyInto(writer: WritableChannel, buffer: ReadableBuffer, offset: number, length: number): void {
-  for (const view of buffer.slice(offset, offset + length)) {
-    let at = 0;
-    while (at < view.length) {
-      const memory = writer.getMemory(Math.min(view.length - at, 65536));
-      const n = Math.min(memory.length, view.length - at);
-      memory.set(at === 0 && n === view.length ? view : view.subarray(at, at + n));
-      writer.advance(n);
-      at += n;
-    }
   }
 }

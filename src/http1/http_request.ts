@@ -20,10 +20,10 @@ const NO_TRAILERS = new HttpHeaders(new Uint8Array(0), 0, EMPTY_FIELDS, 0, null)
  * A request: its method, target and version as strings, its header fields read in place
  * ({@linkcode HttpHeaders}), and its body as a channel reader.
  *
- * - `body` is a `ReadableChannel` of the body's bytes: a body with a `Content-Length` is read
- *   straight from the connection's memory (each read a view of it, no copy); a chunked body is
- *   decoded into a channel of its own (one copy). A request without a body reads as completed
- *   and empty. Reading it first (`read`, `readAtLeast`, `tryRead`) sends `100 Continue` to a
+ * - `body` is a `ReadableChannel` of the body's bytes, read straight from the connection's
+ *   memory (no copy): a `Content-Length` body as one run, a chunked one as the runs of data
+ *   between its framing (a buffer with a segment per run). A request without a body reads as
+ *   completed and empty. Reading it first (`read`, `readAtLeast`, `tryRead`) sends `100 Continue` to a
  *   client that asked for it (`Expect: 100-continue`).
  * - `trailers` holds the trailer fields of a chunked body once it was read to its end.
  *

@@ -8,7 +8,7 @@
  * | --- | --- | --- |
  * | request head (method, target, fields) | no: read where it arrived; strings made when asked (a head straddling two blocks is copied once) | the handler settles |
  * | `Content-Length` body reads | no: views of the input | the body's next `advanceTo` |
- * | chunked body reads | once: data decoded out of its framing into a channel | the body's next `advanceTo` |
+ * | chunked body reads | no: views of each chunk's data in the input (one segment per run) | the body's next `advanceTo` |
  * | `response.end(body)` | once: the body into the output | — |
  * | `response.stream()` memory | no: write into the output's pool memory (chunk framing goes around it) | the writer's next call |
  *

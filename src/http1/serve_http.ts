@@ -5,14 +5,14 @@
  */
 
 import { isIntegerIn, rangeError, typeError } from "../errors.ts";
-import { MemoryPool } from "../memory_pool.ts";
 import type { BufferSegment } from "../_segment.ts";
 import { bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
 import type { DuplexChannel, ReadableChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { bodyErrorStatus } from "./_body_errors.ts";
 import { ChunkedBody } from "./_chunked_body.ts";
-import { FixedLengthBody, type RequestBody } from "./_fixed_body.ts";
+import type { RequestBody } from "./_cursor_body.ts";
+import { FixedLengthBody } from "./_fixed_body.ts";
 import { HeadParser, INVALID, NEED_MORE } from "./_head_parser.ts";
 import { InputCursor } from "./_input_cursor.ts";
 import { BufferWriter } from "../buffer_writer.ts";
@@ -80,12 +80,6 @@ export interface ServeHttpOptions {
    */
   keepAliveTimeoutMs?: number;
   /**
-   * The pool that chunked request bodies are decoded into.
-   *
-   * @default {MemoryPool.shared}
-   */
-  pool?: MemoryPool;
-  /**
    * Gets what a handler threw (or rejected with); the client got a 500 when nothing was sent
    * yet, and the connection closes either way.
    *
@@ -111,7 +105,6 @@ interface Limits {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
-  pool: MemoryPool;
   onError: (error: unknown) => void;
 }
 
@@ -136,7 +129,7 @@ interface Limits {
  *
  * @param connection The connection: requests come from `input`, responses go to `output`.
  * @param handler Serves each request.
- * @param options Limits, timeouts, the pool for chunked bodies, and `onError`.
+ * @param options Limits, timeouts and `onError`.
  * @returns A promise that settles when the connection is done.
  * @throws {TypeError} When `connection` has no `input` and `output`, or `handler` is not a function.
  * @throws {RangeError} When a limit or timeout is not a positive integer (or `Infinity` where allowed).
@@ -165,12 +158,10 @@ export function serveHttp(
     throw typeError("serve HTTP", "connection must have an input and an output channel", connection);
   }
   if (typeof handler !== "function") throw typeError("serve HTTP", "handler must be a function", handler);
-  options ??= {};
+  if (options === undefined) options = {};
   if (typeof options !== "object" || options === null) {
     throw typeError("serve HTTP", "options must be an object", options);
   }
-  const pool = options.pool ?? MemoryPool.shared;
-  if (!(pool instanceof MemoryPool)) throw typeError("serve HTTP", "pool must be a MemoryPool", pool);
   const onError = options.onError ?? ((error: unknown) => console.error(error));
   if (typeof onError !== "function") throw typeError("serve HTTP", "onError must be a function", onError);
   const limits: Limits = {
@@ -180,7 +171,6 @@ export function serveHttp(
     headersTimeoutMs: limit(options.headersTimeoutMs, 30_000, "headersTimeoutMs", true),
     requestTimeoutMs: limit(options.requestTimeoutMs, 300_000, "requestTimeoutMs", true),
     keepAliveTimeoutMs: limit(options.keepAliveTimeoutMs, 5_000, "keepAliveTimeoutMs", true),
-    pool,
     onError,
   };
   return new HttpConnection(connection, handler, limits).serve();
@@ -367,7 +357,7 @@ class HttpConnection implements ResponseTarget {
     if (framing.body === BODY_LENGTH) {
       body = new FixedLengthBody(cursor, framing.contentLength, this.#sendContinue);
     } else if (framing.body === BODY_CHUNKED) {
-      body = chunked = new ChunkedBody(cursor, limits.pool, {
+      body = chunked = new ChunkedBody(cursor, {
         maxBodyBytes: limits.maxBodyBytes,
         maxTrailerBytes: limits.maxHeadBytes,
         maxTrailerFields: limits.maxHeaderCount,
@@ -486,7 +476,7 @@ class HttpConnection implements ResponseTarget {
       this.#disarm();
       if (!drained) return false;
     }
-    if (chunked !== undefined && chunked.status !== 0) return false;
+    if (body !== undefined && body.status !== 0) return false;
     return this.keepAlive;
   }
 
