@@ -23,6 +23,7 @@ import {
   parseResponses,
   textOf,
 } from "./_http1_client.ts";
+import { testSeed, withSeed } from "./_util.ts";
 
 // ---- the table's handler: answers with what it saw, as JSON ----
 
@@ -852,6 +853,72 @@ describe("http1 request bodies", () => {
     let expected = "";
     for (let i = 0; i < 60; i++) expected += String.fromCharCode(65 + (i % 26));
     assert.equal(text, expected);
+  });
+
+  it("random bodies of both framings, split at random, read with random consumed/examined: the bytes and trailers come out whole", async () => {
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 60; round++) {
+        const data = random.bytes(random.int(0, 3000));
+        const chunked = random.chance(0.6);
+        let request = `POST /r${round} HTTP/1.1\r\nHost: a\r\n`;
+        const trailers: [string, string][] = [];
+        if (chunked) {
+          request += "Transfer-Encoding: chunked\r\n\r\n";
+          let body = "";
+          for (let at = 0; at < data.length;) {
+            const size = Math.min(data.length - at, random.chance(0.3) ? random.int(1, 3) : random.int(1, 700));
+            const ext = random.chance(0.2) ? `;k${random.int(0, 9)}=${random.chance(0.5) ? "v" : '"q \\" v"'}` : "";
+            const hex = size.toString(16);
+            body += `${random.chance(0.2) ? hex.toUpperCase().padStart(4, "0") : hex}${ext}\r\n${
+              textOf(data.subarray(at, at + size))
+            }\r\n`;
+            at += size;
+          }
+          for (let t = random.int(0, 2); t > 0; t--) trailers.push([`x-t${t}`, `v${random.int(0, 99)}`]);
+          request += `${body}0\r\n${trailers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`;
+        } else {
+          request += `Content-Length: ${data.length}\r\n\r\n${textOf(data)}`;
+        }
+        request += "GET /after HTTP/1.1\r\nHost: a\r\n\r\n";
+        const bytes = bytesOf(request);
+        const pieces: Uint8Array[] = [];
+        const maxPiece = random.chance(0.5) ? 40 : 2000;
+        for (let at = 0; at < bytes.length;) {
+          const n = Math.min(bytes.length - at, random.int(1, maxPiece));
+          pieces.push(bytes.subarray(at, at + n));
+          at += n;
+        }
+        let received = new Uint8Array(0);
+        let seenTrailers: [string, string][] = [];
+        const handler: HttpHandler = async (q, r) => {
+          if (q.method === "GET") return r.end("after");
+          const parts: Uint8Array[] = [];
+          for (;;) {
+            const { buffer, isCompleted } = random.chance(0.3)
+              ? await q.body.readAtLeast(random.int(1, 500))
+              : await q.body.read();
+            const consumed = isCompleted ? buffer.length : random.int(0, buffer.length);
+            parts.push(buffer.slice(0, consumed).toUint8Array());
+            q.body.advanceTo(consumed, random.chance(0.5) ? buffer.length : consumed);
+            if (isCompleted) break;
+          }
+          received = Uint8Array.from(parts.flatMap((p) => [...p]));
+          seenTrailers = [...q.trailers];
+          r.end("ok");
+        };
+        const pool = random.chance(0.5) ? new MemoryPool({ blockSize: 64 }) : undefined;
+        const result = await exchange(pieces, handler, {}, {
+          gaps: pieces.length < 40 && random.chance(0.5),
+          responses: 2,
+          settleMs: 0,
+          ...(pool ? { pool } : {}),
+        });
+        assert.deepEqual(received, data, `round ${round} (${chunked ? "chunked" : "length"})`);
+        assert.deepEqual(seenTrailers, trailers);
+        assert.deepEqual(finals(result.output).map((x) => decoder.decode(x.body)), ["ok", "after"]);
+        if (pool) assert.equal(pool.stats().rentedBlocks, 0);
+      }
+    });
   });
 
   it("misuse of a body reader throws as a channel does", async () => {
