@@ -389,7 +389,9 @@ function httpSection(reports) {
   const body = table(reports, labels, (report, label) => {
     const [mode, what] = label.split(": ");
     const ours = report.rows.find((r) => r.mode === mode && r.server.startsWith("channels"));
-    const peer = report.rows.find((r) => r.mode === mode && !r.server.startsWith("channels") && !/diagnostic/.test(r.server));
+    const peer = report.rows.find((r) =>
+      r.mode === mode && !r.server.startsWith("channels") && !/diagnostic/.test(r.server)
+    );
     if (!ours || !peer) return undefined;
     const rps = (row) => row.samples.map((s) => s.rps);
     const cpu = (row) => row.samples.map((s) => s.cpuUsPerRequest);
