@@ -101,6 +101,12 @@ const VALID: ValidCase[] = [
     open: true,
   },
   {
+    name: "a Content-Length with leading zeros",
+    request: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\nabcdefg",
+    seen: { body: "abcdefg" },
+    open: true,
+  },
+  {
     name: "Content-Length: 0",
     request: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
     seen: { body: "" },
@@ -404,6 +410,11 @@ const BAD: BadCase[] = [
   {
     name: "a bare LF in a chunk extension's quoted string",
     request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;a="x\ny"\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: "a chunk-size line longer than 4 KiB (extensions)",
+    request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;a=${"b".repeat(5000)}\r\nhello\r\n0\r\n\r\n`,
     status: 400,
   },
   {
