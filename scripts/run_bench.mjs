@@ -30,6 +30,8 @@ const BENCHMARKS = [
   "tcp",
   "file_copy",
   "idle_connections",
+  "compression",
+  "resp",
   "http",
 ];
 const RUNTIMES = ["deno", "bun", "node"];

@@ -218,7 +218,8 @@ export class BufferReader {
    * assert.equal(new BufferReader(ReadableBuffer.from([utf8.encode("1F;")])).tryParseInt(16), 31);
    * ```
    */
-  tryParseInt(radix: 10 | 16 = 10): number | undefined {
+  tryParseInt(radix?: 10 | 16): number | undefined {
+    if (radix === undefined) radix = 10;
     let table: Int8Array;
     if (radix === 10) table = DECIMAL_VALUES;
     else if (radix === 16) table = HEX_VALUES;
@@ -297,12 +298,12 @@ export class BufferReader {
    * assert.equal(reader.tryReadString(1), undefined);
    * ```
    */
-  tryReadString(byteCount: number, encoding: "ascii" | "utf8" = "utf8"): string | undefined {
+  tryReadString(byteCount: number, encoding?: "ascii" | "utf8"): string | undefined {
     if (!isIntegerIn(byteCount, 0, Number.MAX_SAFE_INTEGER)) {
       throw rangeError("read the string", "byteCount must be a non-negative integer", byteCount);
     }
     const ascii = encoding === "ascii";
-    if (!ascii && encoding !== "utf8") {
+    if (!ascii && encoding !== undefined && encoding !== "utf8") {
       throw typeError("read the string", 'encoding must be "utf8" or "ascii"', encoding);
     }
     if (byteCount > this.#length - this.#position) return undefined;

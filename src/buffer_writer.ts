@@ -39,7 +39,7 @@ const TWO_32 = 4294967296;
  * Lifetime: between a first write and `commit()`, the writer holds a view from the channel
  * writer's `getMemory`, which the channel writer's own `getMemory`, `advance`, `flush`,
  * `write` or `complete` would invalidate: do not call them then (the bytes written since the
- * last span change would be lost, and `commit()` would throw the channel's `RangeError`).
+ * last span change would be lost, and `commit()` would throw the channel's `ChannelStateError` `NO_MEMORY_TO_ADVANCE`).
  * `commit()` advances what was written and lets go of the view; after it, flush (or use the
  * channel writer) freely, and write again through this writer later: it asks for memory
  * anew. Bytes are in the channel only once advanced: when a span fills, or at `commit()`.
@@ -231,7 +231,8 @@ export class BufferWriter {
    * @throws {RangeError} When `n` is not a safe integer (`NaN`, infinite, fractional, or
    * beyond ±(2^53 - 1)), or `radix` is neither 10 nor 16.
    */
-  writeInt(n: number, radix: 10 | 16 = 10): void {
+  writeInt(n: number, radix?: 10 | 16): void {
+    if (radix === undefined) radix = 10;
     // An int32 needs no further test (Number.isSafeInteger is a call on JavaScriptCore).
     if ((n | 0) !== n && !Number.isSafeInteger(n)) {
       if (typeof n !== "number") throw typeError("write the integer", "n must be a number", n);

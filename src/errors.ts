@@ -30,7 +30,9 @@ export type ChannelStateErrorCode =
   /** An `./http1` request (its headers, body or target) used after its handler settled. */
   | "REQUEST_FINISHED"
   /** An `./http1` response changed or sent again after its head was sent. */
-  | "HEAD_SENT";
+  | "HEAD_SENT"
+  /** `send` on a {@linkcode RespClient} after `close()` was called. */
+  | "CLIENT_CLOSED";
 
 /**
  * Thrown when a channel, reader, writer or pool is used in a way its state does not allow.
@@ -89,6 +91,7 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
   REQUEST_FINISHED:
     "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
   HEAD_SENT: "Cannot change or send the response as its head was already sent",
+  CLIENT_CLOSED: "Cannot send the command as the client was closed",
 };
 
 /** A size or position argument outside its allowed range. */
@@ -222,4 +225,53 @@ export function frameTooLarge(
 /** True when `n` is an integer in `[min, max]`. */
 export function isIntegerIn(n: unknown, min: number, max: number): n is number {
   return typeof n === "number" && Number.isInteger(n) && n >= min && n <= max;
+}
+
+/**
+ * An error reply from a Redis server (a RESP simple error `-…` or blob error `!…`): the
+ * command failed, the connection is fine. `message` is the server's error line, `code` its
+ * first word (`"ERR"`, `"WRONGTYPE"`, `"NOAUTH"`…).
+ *
+ * @example Telling error replies apart by code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RespError } from "@channels/channels/resp";
+ *
+ * const error = new RespError("WRONGTYPE Operation against a key holding the wrong kind of value");
+ * assert.equal(error.code, "WRONGTYPE");
+ * assert.equal(error.message, "WRONGTYPE Operation against a key holding the wrong kind of value");
+ * assert.ok(error instanceof Error);
+ * ```
+ */
+export class RespError extends Error {
+  /** The first word of the message: the error's kind by Redis convention. */
+  readonly code: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message The server's error line, without the leading `-` and the line end.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "RespError";
+    const space = message.indexOf(" ");
+    this.code = space < 0 ? message : message.slice(0, space);
+  }
+}
+
+/** Malformed RESP from the server, at stream offset `offset` (bytes since the connection opened). */
+export function respSyntaxError(rule: string, offset: number, received: unknown): TypeError {
+  return new TypeError(`Cannot parse the reply as ${rule} (byte offset ${offset}): received ${describe(received)}`);
+}
+
+/** A RESP reply past one of the parser's limits. */
+export function respLimitError(rule: string, offset: number, received: number): RangeError {
+  return new RangeError(`Cannot parse the reply as ${rule} (byte offset ${offset}): received ${received}`);
+}
+
+/** The connection ended (or failed, with `cause`) while replies were still expected. */
+export function respConnectionLost(pending: number, cause: unknown): Error {
+  const reason = cause === undefined ? "the server closed the connection" : "the connection failed";
+  return new Error(`Cannot receive the reply as ${reason}: received ${pending} pending commands`, { cause });
 }

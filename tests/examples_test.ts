@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { childEnv } from "./_packaging.ts";
+import { redisSkip } from "./_redis_server.ts";
 
 const onDeno = "Deno" in globalThis && process.versions.bun === undefined;
 const onBun = process.versions.bun !== undefined;
@@ -19,7 +20,9 @@ const skip: string | false = onDeno || onBun
   : "runs under Deno and Bun only: Node 20 cannot run the TypeScript examples";
 const TIMEOUT_MS = 60_000;
 
-const EXAMPLES = ["line_echo_server.ts", "rpc.ts", "upload_server.ts", "transcode_file.ts", "http_server.ts"];
+const EXAMPLES = ["line_echo_server.ts", "rpc.ts", "upload_server.ts", "transcode_file.ts", "redis_cli.ts", "http_server.ts"];
+// What an example needs besides the runtime (CI installs it, so there it never skips).
+const NEEDS: Record<string, string | false> = { "redis_cli.ts": redisSkip };
 
 /** What a finished child process left. */
 interface Outcome {
@@ -59,13 +62,18 @@ function runExample(example: string, exampleArgs: string[]): Promise<Outcome> {
 describe("examples --self-test", { skip }, () => {
   for (const example of EXAMPLES) {
     // Bun ignores a describe's skip reason, so each case carries it too.
-    it(`examples/${example} --self-test exits 0 and prints "ok"`, { skip, timeout: TIMEOUT_MS + 10_000 }, async () => {
-      const outcome = await runExample(example, ["--self-test"]);
-      const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
-      assert.equal(outcome.timedOut, false, `killed after ${TIMEOUT_MS} ms\n${context}`);
-      assert.equal(outcome.code, 0, `exit code ${outcome.code} (signal ${outcome.signal})\n${context}`);
-      assert.match(outcome.stdout, /^ok$/m, context);
-    });
+    const reason = skip || (NEEDS[example] ?? false);
+    it(
+      `examples/${example} --self-test exits 0 and prints "ok"`,
+      { skip: reason, timeout: TIMEOUT_MS + 10_000 },
+      async () => {
+        const outcome = await runExample(example, ["--self-test"]);
+        const context = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
+        assert.equal(outcome.timedOut, false, `killed after ${TIMEOUT_MS} ms\n${context}`);
+        assert.equal(outcome.code, 0, `exit code ${outcome.code} (signal ${outcome.signal})\n${context}`);
+        assert.match(outcome.stdout, /^ok$/m, context);
+      },
+    );
   }
 
   it(

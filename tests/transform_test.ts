@@ -100,6 +100,83 @@ describe("pipeThrough", () => {
     assert.equal(result?.isCompleted, true);
   });
 
+  it("when the output's reader leaves, both channels complete and every block goes back", async () => {
+    const pool = new MemoryPool({ blockSize: 16, debug: true });
+    const source = new Channel({ pool });
+    const reader = pipeThrough(source.reader, sumOfThrees, { pool });
+    await source.writer.write(new Uint8Array(30));
+    const { buffer } = await reader.read();
+    reader.advanceTo(buffer.length);
+    reader.complete();
+    let result;
+    for (let i = 0; i < 10 && !(result = await source.writer.write(new Uint8Array(3))).isCompleted; i++) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.equal(result?.isCompleted, true);
+    source.writer.complete();
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("a transform may return a promise: the input stays valid until it settles, and it may flush", async () => {
+    // Sums groups of 3 like sumOfThrees, one byte per output flush, after a macrotask.
+    const slow: ChannelTransform = {
+      async transform(input, output, final) {
+        const copy = input.toUint8Array();
+        await new Promise((r) => setTimeout(r, 1));
+        assert.deepEqual(input.toUint8Array(), copy, "the input is unchanged across the wait");
+        const whole = final ? copy.length : copy.length - (copy.length % 3);
+        const sums = reference(copy.subarray(0, whole));
+        for (const sum of sums) {
+          output.getMemory(1)[0] = sum;
+          output.advance(1);
+          await output.flush();
+        }
+        return whole;
+      },
+    };
+    await withSeed(testSeed(), async (random) => {
+      const pool = new MemoryPool({ blockSize: 16, debug: true });
+      const source = new Channel({ pool });
+      const reader = pipeThrough(source.reader, slow, { pool, pauseWriterThreshold: 4, resumeWriterThreshold: 2 });
+      const data = random.bytes(random.int(0, 200));
+      const producer = (async () => {
+        for (let at = 0; at < data.length;) {
+          const n = random.int(1, 20);
+          await source.writer.write(data.subarray(at, at + n));
+          at += n;
+        }
+        source.writer.complete();
+      })();
+      assert.deepEqual(await drain(reader), reference(data));
+      await producer;
+      assert.equal(pool.stats().rentedBlocks, 0);
+    });
+  });
+
+  it("aborting while an asynchronous transform waits completes both sides with the reason", async () => {
+    const waiting: ChannelTransform = {
+      async transform(input, output) {
+        output.getMemory(1);
+        output.advance(1);
+        await output.flush(); // the reader never reads: this waits
+        return input.length;
+      },
+    };
+    const controller = new AbortController();
+    const source = new Channel();
+    const reader = pipeThrough(source.reader, waiting, { signal: controller.signal, pauseWriterThreshold: 1 });
+    await source.writer.write(new Uint8Array(5));
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort(new Error("stop"));
+    await assert.rejects(
+      (async () => {
+        for (;;) reader.advanceTo((await reader.read()).buffer.length);
+      })(),
+      { message: "stop" },
+    );
+    await assert.rejects(source.writer.write(new Uint8Array(1)), { message: "stop" });
+  });
+
   it("follows the output's backpressure: a reader that does not read stops the producer", async () => {
     const source = new Channel({ pauseWriterThreshold: 64, resumeWriterThreshold: 32 });
     const reader = pipeThrough(source.reader, sumOfThrees, { pauseWriterThreshold: 10, resumeWriterThreshold: 5 });
