@@ -216,7 +216,6 @@ class HttpConnection implements ResponseTarget {
   #headAttached = false;
   #scratch = new Uint8Array(0);
   #body: RequestBody | undefined;
-  #chunked: ChunkedBody | undefined;
   #response: HttpResponse | undefined;
   // The client sent Expect: 100-continue, and neither 100 nor a final head went out yet.
   #continuePending = false;
@@ -388,7 +387,6 @@ class HttpConnection implements ResponseTarget {
     );
 
     this.#response = response;
-    this.#chunked = chunked;
     let result: void | Promise<void>;
     try {
       result = this.#handler(request, response);
@@ -440,9 +438,7 @@ class HttpConnection implements ResponseTarget {
 
   async #afterHandlerSlow(response: HttpResponse, failed: boolean, failure: unknown): Promise<boolean> {
     const body = this.#body;
-    const chunked = this.#chunked;
     this.#body = undefined;
-    this.#chunked = undefined;
     if (body !== undefined) {
       const pending = body.detach();
       if (pending !== undefined) await pending;
