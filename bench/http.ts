@@ -11,7 +11,9 @@
 // with 16 requests per write (a Lua script, as TechEmpower's pipelined plaintext). Baselines,
 // each as its best user writes it: Deno.serve with a handler returning `new Response`;
 // Bun.serve with a `fetch` handler (and, as a diagnostic row, a static `routes` Response that
-// runs no JavaScript per request); node:http with `writeHead` + `end`. With `taskset`, servers
+// runs no JavaScript per request); node:http with `writeHead` + `end` (and, as a diagnostic row,
+// a node:net server that writes a fixed reply per request end without parsing: the ceiling of
+// any JavaScript server on node:net). With `taskset`, servers
 // run on CPU 0 and wrk on CPU 1. Besides req/s (the median of the rounds) it reports the
 // server's CPU time per request (user + system, from /proc), steadier than req/s on a machine
 // shared with other work. Needs wrk (Debian package `wrk`); without it the script says so and
@@ -104,6 +106,34 @@ async function serve(name: string): Promise<number> {
       fetch: () => new Response(BODY, { headers: { "content-type": "text/plain" } }),
     })
       .port;
+  }
+  if (name === "raw") {
+    // The ceiling for any HTTP server in JavaScript on node:net: no parsing, a fixed reply per
+    // request end ("\r\n\r\n") in each chunk; wrk writes whole requests, so none straddles chunks.
+    const net = await import("node:net");
+    const reply = new TextEncoder().encode(
+      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: ${
+        new Date().toUTCString()
+      }\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`,
+    );
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {}); // wrk resets its connections at the end
+      socket.on("data", (chunk: Uint8Array) => {
+        let count = 0;
+        for (let at = chunk.indexOf(13); at >= 0 && at + 3 < chunk.length; at = chunk.indexOf(13, at + 1)) {
+          if (chunk[at + 1] === 10 && chunk[at + 2] === 13 && chunk[at + 3] === 10) count++;
+        }
+        if (count === 1) socket.write(reply);
+        else if (count > 1) {
+          const out = new Uint8Array(reply.length * count);
+          for (let k = 0; k < count; k++) out.set(reply, k * reply.length);
+          socket.write(out);
+        }
+      });
+    });
+    return await new Promise<number>((resolve) => {
+      server.listen(0, hostname, () => resolve((server.address() as { port: number }).port));
+    });
   }
   const http = await import("node:http");
   const server = http.createServer((_request, response) => {
@@ -225,6 +255,7 @@ async function main(): Promise<void> {
     await start("native", nativeLabel, pin),
   ];
   if (runtime() === "bun") servers.push(await start("static", "Bun.serve (static route, diagnostic)", pin));
+  if (runtime() === "node") servers.push(await start("raw", "node:net fixed reply (ceiling, diagnostic)", pin));
   const modes: [string, string | undefined][] = [["plaintext", undefined], [`pipelined ${depth}`, pipeline]];
   const samples = new Map<string, Sample[]>();
   try {
