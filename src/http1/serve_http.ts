@@ -120,7 +120,8 @@ interface Limits {
  * no Host or several), and for every framing a request smuggler relies on (`Content-Length`
  * with `Transfer-Encoding`, `Content-Length` values that differ, a `Transfer-Encoding` that
  * does not end in `chunked`, bad chunk sizes); 413, 417, 431, 501 and 505 where they apply;
- * 408 for a head that takes longer than `headersTimeoutMs`.
+ * 408 for a head that takes longer than `headersTimeoutMs` (slowloris) or a body longer than
+ * `requestTimeoutMs`. An idle connection closes after `keepAliveTimeoutMs`.
  *
  * The returned promise settles when the connection is done: the client closed it, a response
  * said `Connection: close`, a request was refused, a handler failed, the connection timed out,
@@ -137,7 +138,7 @@ interface Limits {
  * @example A server on any runtime's `listen`
  * ```ts
  * import assert from "node:assert/strict";
- * import { connect, listen } from "@channels/channels/deno";
+ * import { listen } from "@channels/channels/deno";
  * import { serveHttp } from "@channels/channels/http1";
  *
  * await using listener = await listen({ port: 0 }, (connection) =>
