@@ -97,6 +97,28 @@ export class InputCursor {
     return true;
   }
 
+  /**
+   * The input's next read after a release, for a caller that awaits it and hands the result
+   * to {@linkcode InputCursor.take} (one promise fewer than `read()`); undefined when the
+   * deadline already passed (`canceled` is set then).
+   */
+  next(): Promise<ReadResult> | undefined {
+    this.release();
+    if (this.expired) {
+      this.canceled = true;
+      return undefined;
+    }
+    this.#waiting = true;
+    return this.input.read();
+  }
+
+  /** Takes the result of {@linkcode InputCursor.next}. */
+  take(result: ReadResult): void {
+    this.#waiting = false;
+    this.#take(result);
+    if (this.expired) this.canceled = true;
+  }
+
   #take(result: ReadResult): void {
     this.buffer = result.buffer;
     this.offset = 0;

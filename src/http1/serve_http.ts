@@ -292,7 +292,10 @@ class HttpConnection implements ResponseTarget {
           this.#headTimerSet = false;
           this.#arm(this.#limits.keepAliveTimeoutMs);
         }
-        if (!cursor.tryRead()) await cursor.read();
+        if (!cursor.tryRead()) {
+          const next = cursor.next();
+          if (next !== undefined) cursor.take(await next);
+        }
         if (cursor.canceled && cursor.expired) {
           if (!parser.idle) await this.#refuse(408);
           return;
