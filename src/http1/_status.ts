@@ -1,4 +1,7 @@
-// Status lines: "HTTP/1.1 200 OK\r\n" as bytes, made once per status code. Internal.
+// Status lines: "HTTP/1.1 200 OK\r\n" as bytes, made once per status code, and with the Date
+// line after it, made once a second (one copy into the output instead of two). Internal.
+
+import { dateLine } from "./_date.ts";
 
 // Reason phrases of RFC 9110 §15 (and 429/431 of RFC 6585); any other code gets an empty
 // reason, which RFC 9112 §4 allows.
@@ -64,4 +67,22 @@ export function statusLine(status: number): Uint8Array {
     lines[status] = line;
   }
   return line;
+}
+
+const withDate: ({ second: number; bytes: Uint8Array } | undefined)[] = [];
+
+/** The status line of `status` followed by the Date line of `nowMs`'s second. */
+export function statusAndDateLines(status: number, nowMs: number): Uint8Array {
+  const second = Math.floor(nowMs / 1000);
+  let entry = withDate[status];
+  if (entry === undefined || entry.second !== second) {
+    const line = statusLine(status);
+    const date = dateLine(nowMs);
+    const bytes = new Uint8Array(line.length + date.length);
+    bytes.set(line);
+    bytes.set(date, line.length);
+    entry = { second, bytes };
+    withDate[status] = entry;
+  }
+  return entry.bytes;
 }

@@ -12,7 +12,7 @@ import { invalidFieldValueIndex, isToken } from "./_chars.ts";
 import { BodyWriter, type BodyWriterOwner, CHUNKED, DISCARD, FIXED, UNTIL_CLOSE } from "./_body_writer.ts";
 import { dateLine } from "./_date.ts";
 import type { BufferWriter } from "../buffer_writer.ts";
-import { statusLine } from "./_status.ts";
+import { statusAndDateLines, statusLine } from "./_status.ts";
 
 /** What a response needs of its connection. Internal. */
 export interface ResponseTarget extends BodyWriterOwner {
@@ -130,7 +130,7 @@ const UPGRADE_LINE = new TextEncoder().encode("Connection: upgrade\r\n");
  * await serving;
  * const { buffer } = await output.reader.read();
  * const text = new TextDecoder().decode(buffer.toUint8Array());
- * assert.match(text, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nDate: .+ GMT\r\nContent-Length: 13\r\n\r\nHello, World!/);
+ * assert.match(text, /^HTTP\/1\.1 200 OK\r\nDate: .+ GMT\r\nContent-Type: text\/plain\r\nContent-Length: 13\r\n\r\nHello, World!/);
  * assert.match(text, /HTTP\/1\.1 201 Created\r\n.*Transfer-Encoding: chunked\r\n\r\n8\r\nstreamed\r\n0\r\n\r\n$/s);
  * ```
  */
@@ -371,7 +371,8 @@ export class HttpResponse {
     target.writingHead(streaming);
     if (this.#close) target.keepAlive = false;
     if (this.statusText === undefined) {
-      w.writeBytes(statusLine(status));
+      // The Date line goes right after the status line (field order carries no meaning).
+      w.writeBytes(this.#hasDate ? statusLine(status) : statusAndDateLines(status, target.now));
     } else {
       const bad = invalidFieldValueIndex(this.statusText);
       if (bad >= 0) throw typeError("send the response", "statusText must not have controls", this.statusText);
@@ -380,6 +381,7 @@ export class HttpResponse {
       w.writeAscii(" ");
       writeLatin1(w, this.statusText);
       w.writeBytes(CRLF);
+      if (!this.#hasDate) w.writeBytes(dateLine(target.now));
     }
     const fields = target.fields;
     for (let i = 0, n = this.#fieldsEnd; i < n; i += 2) {
@@ -388,7 +390,6 @@ export class HttpResponse {
       writeLatin1(w, fields[i + 1] as string);
       w.writeBytes(CRLF);
     }
-    if (!this.#hasDate) w.writeBytes(dateLine(target.now));
     if (length >= 0) {
       w.writeBytes(CONTENT_LENGTH);
       w.writeInt(length);
