@@ -1,7 +1,7 @@
 // HTTP/1.1 plaintext: ./http1 (serveHttp on this runtime's TCP adapter) against the runtime's
 // own server, driven by wrk.
 //
-//   deno run -A bench/http.ts [--duration 5] [--reps 3] [--connections 64] [--depth 16] [--quick]
+//   deno run -A bench/http.ts [--duration 5] [--reps 3] [--connections 64] [--depth 16] [--quick] [--no-pin]
 //   bun bench/http.ts …
 //   node dist-bench/bench/http.js …   (after tsc -p tsconfig.bench.json)
 //
@@ -14,7 +14,8 @@
 // runs no JavaScript per request); node:http with `writeHead` + `end` (and, as a diagnostic row,
 // a node:net server that writes a fixed reply per request end without parsing: the ceiling of
 // any JavaScript server on node:net). With `taskset`, servers
-// run on CPU 0 and wrk on CPU 1. Besides req/s (the median of the rounds) it reports the
+// run on CPU 0 and wrk on CPU 1 (as issue 14 measured; `--no-pin` lets the OS place them, which
+// changes the picture for runtimes with helper threads on a machine shared with other work). Besides req/s (the median of the rounds) it reports the
 // server's CPU time per request (user + system, from /proc), steadier than req/s on a machine
 // shared with other work. Needs wrk (Debian package `wrk`); without it the script says so and
 // exits 0.
@@ -243,6 +244,7 @@ async function main(): Promise<void> {
     return;
   }
   const pin = has("taskset") && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2 && !flag("no-pin");
+  report.method.push(pin ? "servers pinned to CPU 0, wrk to CPU 1 (taskset)" : "not pinned (the OS places servers and wrk)");
   const dir = mkdtempSync(join(tmpdir(), "bench-http-"));
   const pipeline = join(dir, "pipeline.lua");
   writeFileSync(
