@@ -24,7 +24,7 @@
 
 import type { BufferSegment } from "../_segment.ts";
 import { bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
-import { CLASS, COLON, CR, LF, SP, TARGET, TCHAR, VCHAR, WS } from "./_chars.ts";
+import { CLASS, COLON, CR, HTAB, LF, SP, TARGET, TCHAR, VCHAR, WS } from "./_chars.ts";
 
 /** `parse` needs more bytes. */
 export const NEED_MORE = -1;
@@ -180,14 +180,18 @@ export class HeadParser {
     while (i < to) {
       switch (state) {
         case S_VALUE: {
-          // The hot loop: most of a head is field values.
+          // The hot loop: most of a head is field values. One compare per byte (a field
+          // value is HTAB, SP, VCHAR and obs-text: no other control, no DEL); trailing
+          // whitespace is found afterwards, walking back from where the run stopped.
+          const from = i;
           let c = 0;
           for (; i < to; i++) {
             c = b[i] as number;
-            const k = CLASS[c] as number;
-            if ((k & VCHAR) !== 0) valueEnd = base + i + 1;
-            else if ((k & WS) === 0) break;
+            if (c < 0x20 ? c !== HTAB : c === 0x7f) break;
           }
+          let last = i - 1;
+          while (last >= from && (b[last] === SP || b[last] === HTAB)) last--;
+          if (last >= from) valueEnd = base + last + 1;
           if (i === to) break;
           if (c !== CR) {
             this.#valueEnd = valueEnd;
@@ -336,7 +340,7 @@ export class HeadParser {
           let c = 0;
           for (; i < to; i++) {
             c = b[i] as number;
-            if (((CLASS[c] as number) & TARGET) === 0) break;
+            if (c <= SP || c >= 0x7f) break;
           }
           if (i === to) break;
           if (c !== SP) return this.#fail(400, "the request-target has a byte that is not visible ASCII", base + i);
@@ -347,6 +351,19 @@ export class HeadParser {
           break;
         }
         case S_VERSION: {
+          // Fast path: "HTTP/1.x\r" whole in this segment, compared at once.
+          if (
+            this.#versionIndex === 0 && i + 9 <= to && b[i] === 0x48 && b[i + 1] === 0x54 && b[i + 2] === 0x54 &&
+            b[i + 3] === 0x50 && b[i + 4] === 0x2f && b[i + 5] === 0x31 && b[i + 6] === 0x2e && b[i + 8] === CR
+          ) {
+            const minor = (b[i + 7] as number) - 0x30;
+            if (minor >= 0 && minor <= 9) {
+              this.versionMinor = minor;
+              state = S_LINE_LF;
+              i += 9;
+              break;
+            }
+          }
           const c = b[i] as number;
           const k = this.#versionIndex;
           let ok: boolean;
