@@ -221,6 +221,9 @@ class LineSplitter {
   readonly #range = newBufferRange();
   // Bytes at the start of the next buffer already searched without a line end (the open line).
   #searched = 0;
+  // No line was split yet: the first line may start with a BOM the decoder drops, 3 bytes that
+  // count toward its length but not its UTF-16 units (see #finishLines).
+  #first = true;
   /** Bytes of the last buffer split into lines (what to `advanceTo`). */
   consumed = 0;
   /** The error that ends the loop after the lines `split` returned with it. */
@@ -283,9 +286,11 @@ class LineSplitter {
     const max = this.#maxLength;
     let index = 0; // the line that starts at byte `offset` of buffer
     let offset = 0;
+    const bom = this.#first ? 3 : 0;
+    this.#first = false;
     for (let i = 0; i < batch.length; i++) {
       const line = batch[i] as string;
-      if (line.length * 3 <= max) continue;
+      if (line.length * 3 + (i === 0 ? bom : 0) <= max) continue;
       for (; index < i; index++) offset = buffer.indexOf(LF, offset) + 1;
       const next = buffer.indexOf(LF, offset);
       // In "\r\n" mode the line end may include a "\r" (splitCrlf dropped it).

@@ -314,6 +314,27 @@ describe("readLines errors", () => {
 });
 
 describe("readLines reading", () => {
+  it("counts a BOM that starts the stream toward the first line's maxLength, though the line drops it", async () => {
+    // BOM, then "\ufeff😀": 3 UTF-16 units (9 bytes at 3 a unit) but 10 bytes in the stream.
+    const bom = [0xef, 0xbb, 0xbf];
+    for (const [max, fits] of [[9, false], [10, true]] as const) {
+      const { reader, writer } = new Channel();
+      await writer.write(new Uint8Array([...bom, ...bom, ...utf8.encode("\u{1F600}\nok\n")]));
+      writer.complete();
+      const seen: string[] = [];
+      const done = (async () => {
+        for await (const batch of readLines(reader, { maxLength: max })) seen.push(...batch);
+      })();
+      if (fits) {
+        await done;
+        assert.deepEqual(seen, ["\ufeff\u{1F600}", "ok"]);
+      } else {
+        await assert.rejects(done, (e) => e instanceof FrameTooLargeError && e.frameLength === 10);
+        assert.deepEqual(seen, []);
+      }
+    }
+  });
+
   it("one 8 MiB line in 4 KiB writes is searched once", async () => {
     const MiB = 1024 * 1024;
     const pool = new MemoryPool();

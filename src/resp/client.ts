@@ -214,7 +214,8 @@ export class RespClient {
    * await redis.close();
    * ```
    */
-  static async open(connection: RespConnection, options: RespClientOptions = {}): Promise<RespClient> {
+  static async open(connection: RespConnection, options?: RespClientOptions): Promise<RespClient> {
+    if (options === undefined) options = {};
     let client: RespClient;
     try {
       client = new RespClient(connection, checkOptions(options));
