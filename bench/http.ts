@@ -244,7 +244,9 @@ async function main(): Promise<void> {
     return;
   }
   const pin = has("taskset") && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2 && !flag("no-pin");
-  report.method.push(pin ? "servers pinned to CPU 0, wrk to CPU 1 (taskset)" : "not pinned (the OS places servers and wrk)");
+  report.method.push(
+    pin ? "servers pinned to CPU 0, wrk to CPU 1 (taskset)" : "not pinned (the OS places servers and wrk)",
+  );
   const dir = mkdtempSync(join(tmpdir(), "bench-http-"));
   const pipeline = join(dir, "pipeline.lua");
   writeFileSync(
