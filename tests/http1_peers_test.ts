@@ -98,7 +98,7 @@ describe(`http1 over TCP (${runtime} adapter)`, () => {
   });
   after(async () => {
     await listener.close();
-    for (const connection of connections) connection.close();
+    await Promise.all([...connections].map((connection) => connection.close()));
   });
 
   const SMUGGLING = [
