@@ -33,6 +33,7 @@ const BENCHMARKS = [
   "compression",
   "resp",
   "pool_memory",
+  "http",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
@@ -42,7 +43,7 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
   mib: { value: true, to: ["channel_throughput", "file_copy"] },
-  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy"] },
+  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy", "http"] },
   chunks: { value: true, to: ["channel_throughput"] },
   connections: { value: true, to: ["idle_connections"] },
 };
