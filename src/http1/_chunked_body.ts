@@ -26,7 +26,8 @@
 // | TRAILERS | field lines and an empty line (HeadParser) → DONE |
 
 import { BufferSegment } from "../_segment.ts";
-import { bufferRange, newBufferRange, ReadableBuffer, retargetBuffer } from "../readable_buffer.ts";
+import { RunCursor } from "../_runs.ts";
+import { ReadableBuffer, retargetBuffer, walkRuns } from "../readable_buffer.ts";
 import { CLASS, CR, HEX, HEX_VALUE, LF, TCHAR, VCHAR, WS } from "./_chars.ts";
 import {
   bodyErrorStatus,
@@ -68,7 +69,6 @@ const MAX_CHUNK_LINE_BYTES = 4096;
 // 15 hex digits reach 2^60: any size past Number.MAX_SAFE_INTEGER is refused before that.
 const MAX_SIZE_DIGITS = 15;
 const EMPTY_BUFFER = ReadableBuffer.from([]);
-const NO_SEGMENTS: readonly BufferSegment[] = [];
 
 /** Limits of a chunked body. */
 export interface ChunkedBodyLimits {
@@ -109,7 +109,7 @@ export class ChunkedBody extends CursorBody {
   // The buffer of a result: reused, over reused segment objects.
   readonly #segments: BufferSegment[] = [];
   readonly #buffer = ReadableBuffer.from([]);
-  readonly #range = newBufferRange();
+  readonly #runs = new RunCursor();
 
   /**
    * @param cursor The connection's input; the framing starts at its offset.
@@ -146,28 +146,28 @@ export class ChunkedBody extends CursorBody {
 
   protected bufferOf(length: number): ReadableBuffer {
     if (length === 0) return EMPTY_BUFFER;
-    const range = bufferRange(this.cursor.buffer, this.#range);
-    const inputSegments = range.segments;
-    let i = range.first;
+    // The input's segments one by one (no joining: each data run keeps its segment's block),
+    // walked forward from the first piece: pieces come in input order.
+    const walkFrom = this.#starts[this.#firstPiece] as number;
+    const runs = walkRuns(this.cursor.buffer, this.#runs, walkFrom, this.cursor.buffer.length, false);
     let count = 0;
     let position = 0;
     let left = length;
     for (let k = this.#firstPiece; k < this.#pieceCount && left > 0; k++) {
-      let from = range.start + (this.#starts[k] as number);
+      let from = (this.#starts[k] as number) - walkFrom; // an offset in the walk
       let n = Math.min(this.#lengths[k] as number, left);
       left -= n;
       while (n > 0) {
-        let input = inputSegments[i] as BufferSegment;
-        while (from >= input.runningIndex + input.end) input = inputSegments[++i] as BufferSegment;
-        const at = from - input.runningIndex;
-        const take = Math.min(n, input.end - at);
+        runs.seek(from);
+        const at = runs.from + (from - runs.offset);
+        const take = Math.min(n, runs.to - at);
         let seg = this.#segments[count];
         if (seg === undefined) {
-          seg = new BufferSegment(null, input.bytes, 0, 0);
+          seg = new BufferSegment(null, runs.bytes, 0, 0);
           this.#segments.push(seg);
         }
-        seg.block = input.block;
-        seg.bytes = input.bytes.subarray(at, at + take);
+        seg.block = runs.block;
+        seg.bytes = runs.bytes.subarray(at, at + take);
         seg.end = take;
         seg.runningIndex = position;
         count++;
@@ -176,7 +176,7 @@ export class ChunkedBody extends CursorBody {
         n -= take;
       }
     }
-    range.segments = NO_SEGMENTS;
+    runs.finish();
     retargetBuffer(this.#buffer, this.#segments, 0, count - 1, 0, length);
     return this.#buffer;
   }

@@ -22,8 +22,8 @@
 // | VALUE | VCHAR/SP/HTAB → VALUE; CR → FIELD_LF | [400: NUL, bare LF, controls] |
 // | END_LF | LF → done | [400] |
 
-import type { BufferSegment } from "../_segment.ts";
-import { bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
+import { RunCursor } from "../_runs.ts";
+import { type ReadableBuffer, walkRuns } from "../readable_buffer.ts";
 import { CLASS, COLON, CR, HTAB, LF, SP, TARGET, TCHAR, VCHAR, WS } from "./_chars.ts";
 
 /** `parse` needs more bytes. */
@@ -47,7 +47,6 @@ const S_END_LF = 12;
 const S_FAILED = 13;
 
 const VERSION_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
-const NO_SEGMENTS: readonly BufferSegment[] = [];
 
 /**
  * Scans one head at a time; `reset` before the next. Offsets in the results count from the
@@ -82,7 +81,7 @@ export class HeadParser {
 
   readonly #maxBytes: number;
   readonly #maxFields: number;
-  readonly #range = newBufferRange();
+  readonly #runs = new RunCursor();
   // Where to resume: the state, bytes scanned from the head's start, and the state's marks
   // (the version byte expected next, the end of the value's last visible byte).
   #state = S_START;
@@ -132,30 +131,21 @@ export class HeadParser {
    */
   parse(buffer: ReadableBuffer, start: number): number {
     if (this.#state === S_FAILED) return INVALID;
-    const range = bufferRange(buffer, this.#range);
-    const origin = range.start + start;
-    const end = range.end;
-    let position = origin + this.#scanned;
+    const end = buffer.length;
+    const position = start + this.#scanned; // where the scan goes on, as an offset in buffer
     let result = NEED_MORE;
     if (position < end) {
-      const segments = range.segments;
-      let i = range.first;
-      for (; i < range.last; i++) {
-        const seg = segments[i] as BufferSegment;
-        if (position < seg.runningIndex + seg.end) break;
-      }
-      for (; i <= range.last; i++) {
-        const seg = segments[i] as BufferSegment;
-        const ri = seg.runningIndex;
-        const to = Math.min(end - ri, seg.end);
-        result = this.#run(seg.bytes, position - ri, to, ri - origin);
+      // Segment by segment (no joining): #run indexes each segment's own view.
+      const runs = walkRuns(buffer, this.#runs, position, end, false);
+      while (runs.next()) {
+        // runs.bytes[runs.from] is buffer offset position + runs.offset, head offset that - start.
+        result = this.#run(runs.bytes, runs.from, runs.to, position + runs.offset - start - runs.from);
         if (result !== NEED_MORE) break;
-        position = ri + to;
       }
+      runs.finish();
     }
-    range.segments = NO_SEGMENTS;
     if (result === NEED_MORE) {
-      this.#scanned = end - origin;
+      this.#scanned = end - start;
       if (this.#scanned > this.#maxBytes) return this.#fail(431, "the head is too long", this.#maxBytes);
     } else if (result > this.#maxBytes) {
       return this.#fail(431, "the head is too long", this.#maxBytes);

@@ -5,8 +5,8 @@
  */
 
 import { isIntegerIn, rangeError, typeError } from "../errors.ts";
-import type { BufferSegment } from "../_segment.ts";
-import { bufferRange, newBufferRange, type ReadableBuffer } from "../readable_buffer.ts";
+import { RunCursor } from "../_runs.ts";
+import { type ReadableBuffer, walkRuns } from "../readable_buffer.ts";
 import type { DuplexChannel, ReadableChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { bodyErrorStatus } from "./_body_errors.ts";
@@ -96,7 +96,6 @@ const DRAIN_LIMIT_BYTES = 256 * 1024;
 // request, or once this many bytes wait (the output's pause threshold by default).
 const FLUSH_AFTER_BYTES = 65536;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-const NO_SEGMENTS: readonly BufferSegment[] = [];
 
 interface Limits {
   maxHeadBytes: number;
@@ -207,7 +206,7 @@ class HttpConnection implements ResponseTarget {
   readonly #framing = new RequestFraming();
   readonly #handler: HttpHandler;
   readonly #limits: Limits;
-  readonly #range = newBufferRange();
+  readonly #runs = new RunCursor();
 
   // The current request's head: where it lies in the cursor's buffer while #headAttached
   // (its headers read it there), else copied to #scratch.
@@ -328,16 +327,16 @@ class HttpConnection implements ResponseTarget {
     // The head as one array: where it lies when one segment holds it (the usual case), else a copy.
     let bytes: Uint8Array;
     let offset: number;
-    const range = bufferRange(cursor.buffer, this.#range);
-    const position = range.start + start;
-    let seg = range.segments[range.first] as BufferSegment;
-    for (let i = range.first; position >= seg.runningIndex + seg.end && i < range.last;) {
-      seg = range.segments[++i] as BufferSegment;
-    }
-    range.segments = NO_SEGMENTS;
-    if (position + length <= seg.runningIndex + seg.end) {
-      bytes = seg.bytes;
-      offset = position - seg.runningIndex;
+    // The segment holding the head's first byte (no joining: a segment's own view is kept).
+    const runs = walkRuns(cursor.buffer, this.#runs, start, start + length, false);
+    runs.next();
+    const whole = runs.to - runs.from === length;
+    const segmentBytes = runs.bytes;
+    const segmentOffset = runs.from;
+    runs.finish();
+    if (whole) {
+      bytes = segmentBytes;
+      offset = segmentOffset;
       this.#headAttached = true;
     } else {
       bytes = this.#copyHead(cursor.buffer, start, length);
