@@ -1,6 +1,6 @@
 // ReadableBuffer.indexOf(byte) on pool memory: the WebAssembly memchr kernel against the
-// runtime's TypedArray.prototype.indexOf (setSearchStrategy in src/_search.ts). This decides
-// the default strategy per runtime.
+// runtime's TypedArray.prototype.indexOf (the kernel layer's "memchr" path, forced with
+// setKernelPath in src/_wasm/paths.ts). This decides the "memchr" row of that file's table.
 //
 //   deno run -A bench/index_of.ts [--quick]
 //   bun bench/index_of.ts
@@ -16,7 +16,7 @@
 // and `indexOf` on an exact-length view.
 
 import { Channel, MemoryPool, type PoolBlock, type ReadableBuffer } from "../mod.ts";
-import { searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { nativeFromBytes, setKernelPath } from "../src/_wasm/paths.ts";
 import { instantiateKernels } from "../src/_wasm/kernels.ts";
 import {
   fmt,
@@ -49,8 +49,13 @@ const SCENARIOS: Scenario[] = [
   ...[64, 1024].map((size) => ({ size, pool: smallPool, label: `${fmtSize(size)} in a 4 KiB block` })),
 ];
 
-setSearchStrategy("default");
-const defaultStrategy = searchStrategy();
+setKernelPath("memchr", "auto");
+const nativeFrom = nativeFromBytes("memchr");
+const defaultStrategy = nativeFrom === Infinity
+  ? "wasm"
+  : nativeFrom === 0
+  ? "native"
+  : `wasm below ${nativeFrom} B, native above`;
 
 const rented: { pool: MemoryPool; block: PoolBlock }[] = [];
 
@@ -76,8 +81,8 @@ function methodsFor(buffer: ReadableBuffer, size: number, pool: MemoryPool): Met
   return [
     {
       id: "wasm",
-      label: 'buffer.indexOf(byte), setSearchStrategy("wasm")',
-      before: () => setSearchStrategy("wasm"),
+      label: 'buffer.indexOf(byte), setKernelPath("memchr", "wasm")',
+      before: () => setKernelPath("memchr", "wasm"),
       loop: (n) => {
         let sum = 0;
         for (let i = 0; i < n; i++) sum += buffer.indexOf(NEEDLE);
@@ -86,8 +91,8 @@ function methodsFor(buffer: ReadableBuffer, size: number, pool: MemoryPool): Met
     },
     {
       id: "native",
-      label: 'buffer.indexOf(byte), setSearchStrategy("native")',
-      before: () => setSearchStrategy("native"),
+      label: 'buffer.indexOf(byte), setKernelPath("memchr", "native")',
+      before: () => setKernelPath("memchr", "native"),
       loop: (n) => {
         let sum = 0;
         for (let i = 0; i < n; i++) sum += buffer.indexOf(NEEDLE);
@@ -184,7 +189,7 @@ for (const { size, pool, label } of SCENARIOS) {
   channel.reader.complete();
   channel.writer.complete();
 }
-setSearchStrategy("default");
+setKernelPath("memchr", "auto");
 for (const { pool, block } of rented) pool.release(block);
 
 const find = (scenario: string, id: string) => rows.find((r) => r.scenario === scenario && r.method === id) as Row;

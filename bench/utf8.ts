@@ -1,8 +1,9 @@
 // UTF-8 to a string, and UTF-8 validation, on bytes already in pool memory: Utf8Decoder and
 // validateUtf8 against the runtime's TextDecoder and node:buffer's isUtf8 on the same
-// contiguous bytes. This decides the default strategy of src/utf8.ts per runtime: the
-// utf8Validate WebAssembly kernel ("wasm"), or the runtime's own validator ("native") with the
-// kernel only to locate errors.
+// contiguous bytes. This decides the "utf8Validate" row of the kernel layer's table
+// (src/_wasm/paths.ts) per runtime: the utf8Validate WebAssembly kernel ("wasm"), or the
+// runtime's own validator ("native": isUtf8, and a fatal TextDecoder for fatal decoding) with
+// the kernel only to locate errors.
 //
 //   deno run -A bench/utf8.ts [--quick]
 //   bun bench/utf8.ts
@@ -36,7 +37,10 @@
 
 import * as nodeBuffer from "node:buffer";
 import { Channel, MemoryPool, type ReadableBuffer, Utf8Decoder, validateUtf8 } from "../mod.ts";
-import { setUtf8Strategy, type Utf8Strategy, utf8StrategyInUse } from "../src/utf8.ts";
+import { type KernelPath, pathFor, setKernelPath } from "../src/_wasm/paths.ts";
+
+type Utf8Strategy = KernelPath | "auto";
+const setUtf8Strategy = (strategy: Utf8Strategy) => setKernelPath("utf8Validate", strategy);
 import {
   fmt,
   fmtRatio,
@@ -140,7 +144,7 @@ interface Method {
   label: string;
   /** Runs `n` operations; returns a checksum (kept so nothing is optimized away). */
   loop: (n: number) => number;
-  /** The strategy the method runs under (src/utf8.ts). */
+  /** The kernel layer's path for utf8Validate the method runs under ("auto": the table's). */
   strategy: Utf8Strategy;
 }
 
@@ -470,8 +474,8 @@ console.log(
   ),
 );
 
-setUtf8Strategy("default");
-const auto = utf8StrategyInUse();
+setUtf8Strategy("auto");
+const auto = pathFor("utf8Validate", MiB);
 const ratios = scenarios.map((scenario) => ({
   scenario,
   decode: ratio(scenario, "native", "decoder"),

@@ -94,6 +94,24 @@ export function referenceValidate(bytes: Uint8Array, from: number, to: number): 
   return to - from;
 }
 
+/**
+ * Bytes at the end of `bytes[from, to)` that start a sequence that is valid so far but
+ * incomplete (0–3): what a decoder carries to the next segment or call. A lead byte is never
+ * part of another sequence, so looking back 3 bytes decides it.
+ */
+export function openTail(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = 1; i <= 3 && to - i >= from; i++) {
+    const b = bytes[to - i] as number;
+    if (b < 0x80) return 0;
+    if (b >= 0xc0) {
+      if (sequenceLength(b) <= i) return 0; // complete, or a byte that cannot lead (replaced now)
+      for (let k = 1; k < i; k++) if (!fitsAt(b, k, bytes[to - i + k] as number)) return 0;
+      return i;
+    }
+  }
+  return 0;
+}
+
 /** Options of {@linkcode ReferenceUtf8Decoder}, as `TextDecoder`'s. */
 export interface ReferenceUtf8DecoderOptions {
   fatal?: boolean;

@@ -2,36 +2,37 @@
  * Base64 (RFC 4648 "base64" and "base64url") as channel-to-channel transforms:
  * {@linkcode base64Encoder} and {@linkcode base64Decoder}, for `pipeThrough`.
  *
- * The WebAssembly kernels (wasm/assembly/base64.ts) work on whole groups where the bytes lie:
- * input segments in pool memory, output straight into the output channel's pool memory. Only
- * the irregular parts run in JavaScript: a group that straddles two segments (assembled in a
- * 3- or 4-entry array), the final group and its padding, whitespace, and errors.
+ * Whole groups go to the kernel layer (src/_wasm/base64.ts), a run of adjacent segments at a
+ * time: the WebAssembly kernels where the bytes lie (input segments in pool memory, output
+ * straight into the output channel's pool memory), or the runtime's native base64 where the
+ * benchmark measured it faster (Deno's `toBase64`/`setFromBase64`, Bun's `Buffer` encoder, on
+ * long runs). Only the irregular parts run here: a group that straddles two runs (assembled in
+ * a 3- or 4-entry array), the final group and its padding, whitespace, and errors.
  *
  * | path | copies? |
  * | --- | --- |
- * | input and output block in the same `WebAssembly.Memory` (the usual case: one pool, one slab) | none: the kernel reads the input segment and writes the output block |
- * | output block in another memory (another slab, an oversize block, another pool) | once: the kernel writes into the input memory's kernel scratch space, then one `set` into the output |
+ * | kernel, input and output block in the same `WebAssembly.Memory` (the usual case: one pool, one slab) | none: the kernel reads the input segment and writes the output block |
+ * | kernel, output block in another memory (another slab, an oversize block, another pool) | once: the kernel writes into the input memory's kernel scratch space, then one `set` into the output |
+ * | native (Deno, Bun; long runs) | the runtime's string of the result (or of the text), written into (decoded into) the output blocks |
  * | input not in pool memory (`ReadableBuffer.from`), or kernels unavailable | none, in plain TypeScript (slower) |
  *
  * @module
  */
 
-import type { BufferSegment } from "./_segment.ts";
-import { KERNEL_RESERVED_BYTES, KERNEL_SCRATCH_OFFSET, type Kernels } from "./_wasm/kernels.ts";
 import {
   base64DecodeError,
   DECODE_ANY,
   DECODE_STD,
   DECODE_URL,
-  decodeGroupsReference,
   ENCODE_STD,
   ENCODE_URL,
   encodeGroupsReference,
   isBase64Whitespace,
   RULES,
 } from "./_base64_reference.ts";
-import { blockKernels, type PoolBlock } from "./memory_pool.ts";
-import { bufferRange, newBufferRange, type ReadableBuffer, segmentFrom, segmentTo } from "./readable_buffer.ts";
+import { RunCursor } from "./_runs.ts";
+import { type ByteSink, decodeBase64Groups, encodeBase64Groups } from "./_wasm/base64.ts";
+import { type ReadableBuffer, walkRuns } from "./readable_buffer.ts";
 import type { ChannelTransform } from "./transform.ts";
 import type { WritableChannel } from "./writable_channel.ts";
 
@@ -86,121 +87,11 @@ export interface Base64DecoderOptions {
   skipWhitespace?: boolean;
 }
 
-// Kernel scratch space usable for the cross-memory case (see the module doc).
-const SCRATCH_BYTES = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
 const EQUALS = 0x3d;
 const EMPTY = new Uint8Array(0);
 
-// Set when the kernels cannot load (a host that forbids compiling): TypeScript from then on.
-let wasmUnavailable = false;
-let kernelsEnabled = true;
-
-/** Turns the kernels off (`false`: the TypeScript fallback runs) or back on (tests only). */
-export function setBase64KernelsForTesting(enabled: boolean): void {
-  kernelsEnabled = enabled;
-  wasmUnavailable = false;
-}
-
-/**
- * The kernels over the pool memory a segment lies in, a view of that whole memory (kernel
- * pointers index it directly) and one of its scratch space; one memory is cached (a
- * transform's input is mostly in one slab). Shared by both transforms.
- */
-class KernelCache {
-  #buffer: ArrayBufferLike | undefined;
-  kernels: Kernels | undefined;
-  memory: Uint8Array = EMPTY;
-  scratch: Uint8Array = EMPTY;
-
-  /** Looks up the kernels for a segment in `block` (null: not pool memory); false when none. */
-  find(block: PoolBlock | null, buffer: ArrayBufferLike): boolean {
-    if (buffer === this.#buffer) return this.kernels !== undefined;
-    this.#buffer = buffer;
-    this.kernels = undefined;
-    if (block === null || !kernelsEnabled || wasmUnavailable) return false;
-    try {
-      this.kernels = blockKernels(block);
-    } catch {
-      // No kernels on this host (compile refused and no module injected).
-      wasmUnavailable = true;
-      return false;
-    }
-    this.memory = new Uint8Array(buffer);
-    this.scratch = this.memory.subarray(KERNEL_SCRATCH_OFFSET, KERNEL_SCRATCH_OFFSET + SCRATCH_BYTES);
-    return true;
-  }
-
-  /** Forgets the cached memory (kernelsEnabled may have changed). */
-  clear(): void {
-    this.#buffer = undefined;
-    this.kernels = undefined;
-  }
-}
-
-/**
- * The input of one transform call as runs of bytes, walked without a view per segment:
- * segments in pool memory with kernels are runs of the whole memory view (absolute offsets,
- * what kernel pointers are), and consecutive ones adjacent in memory merge into one run, so
- * one kernel call covers them and no group straddles their boundary (a channel's blocks come
- * back in address order: see Channel's release order). Other segments are runs of their own
- * bytes.
- */
-class InputRuns {
-  readonly #range = newBufferRange();
-  readonly #cache: KernelCache;
-  #index = 0;
-  #remaining = 0;
-  /** The current run is `bytes[offset, offset + length)`. */
-  bytes: Uint8Array = EMPTY;
-  offset = 0;
-  length = 0;
-  /** Kernels over `bytes` (then `bytes` is a whole pool memory), or undefined. */
-  kernels: Kernels | undefined;
-
-  constructor(cache: KernelCache) {
-    this.#cache = cache;
-  }
-
-  /** Starts a walk over the first `limit` bytes of `input`. */
-  start(input: ReadableBuffer, limit: number): void {
-    const range = bufferRange(input, this.#range);
-    this.#index = range.first;
-    this.#remaining = limit;
-  }
-
-  /** Moves to the next run; false at the end. */
-  next(): boolean {
-    if (this.#remaining === 0) return false;
-    const range = this.#range;
-    const segments = range.segments;
-    let seg = segments[this.#index++] as BufferSegment;
-    const from = segmentFrom(seg, range);
-    let length = Math.min(segmentTo(seg, range) - from, this.#remaining);
-    const buffer = seg.bytes.buffer;
-    if (this.#cache.find(seg.block, buffer)) {
-      const offset = seg.bytes.byteOffset + from;
-      while (length < this.#remaining && this.#index <= range.last) {
-        seg = segments[this.#index] as BufferSegment;
-        if (seg.bytes.buffer !== buffer || seg.bytes.byteOffset !== offset + length) break;
-        length += Math.min(segmentTo(seg, range), this.#remaining - length);
-        this.#index++;
-      }
-      this.bytes = this.#cache.memory;
-      this.offset = offset;
-      this.kernels = this.#cache.kernels;
-    } else {
-      this.bytes = seg.bytes;
-      this.offset = from;
-      this.kernels = undefined;
-    }
-    this.length = length;
-    this.#remaining -= length;
-    return true;
-  }
-}
-
 /** The output side of a transform call: one getMemory view at a time, filled from `at`. */
-class OutputCursor {
+class OutputCursor implements ByteSink {
   output: WritableChannel | undefined;
   view: Uint8Array = EMPTY;
   at = 0;
@@ -297,18 +188,17 @@ export function base64Encoder(options: Base64EncoderOptions = {}): ChannelTransf
 }
 
 class Base64EncoderTransform implements ChannelTransform {
-  readonly #url: number;
+  readonly #url: boolean;
   readonly #table: Uint8Array;
   readonly #padding: boolean;
-  readonly #kernels = new KernelCache();
-  readonly #runs = new InputRuns(this.#kernels);
+  readonly #runs = new RunCursor();
   readonly #out = new OutputCursor();
   // A group straddling two runs, assembled here (never more than 3 bytes).
   readonly #group = new Uint8Array(3);
   #groupLength = 0;
 
   constructor(url: boolean, padding: boolean) {
-    this.#url = url ? 1 : 0;
+    this.#url = url;
     this.#table = url ? ENCODE_URL : ENCODE_STD;
     this.#padding = padding;
   }
@@ -318,52 +208,27 @@ class Base64EncoderTransform implements ChannelTransform {
     const consumed = final ? input.length : input.length - (input.length % 3);
     const out = this.#out;
     out.output = output;
-    this.#kernels.clear();
     this.#groupLength = 0;
-    const runs = this.#runs;
-    runs.start(input, consumed);
+    const runs = walkRuns(input, this.#runs, 0, consumed);
     while (runs.next()) {
       const bytes = runs.bytes;
-      let off = runs.offset;
-      const end = off + runs.length;
+      let off = runs.from;
+      const end = runs.to;
       if (this.#groupLength > 0) {
         while (off < end && this.#groupLength < 3) this.#group[this.#groupLength++] = bytes[off++] as number;
         if (this.#groupLength < 3) continue;
         out.room(4);
-        out.at += encodeGroupsReference(this.#group, 0, 3, out.view, out.at, this.#url);
+        out.at += encodeGroupsReference(this.#group, 0, 3, out.view, out.at, this.#url ? 1 : 0);
         this.#groupLength = 0;
       }
       const whole = end - off - ((end - off) % 3);
-      if (whole > 0) this.#encodeRun(bytes, off, whole, runs.kernels);
+      if (whole > 0) encodeBase64Groups(bytes, off, whole, out, this.#url);
       off += whole;
       while (off < end) this.#group[this.#groupLength++] = bytes[off++] as number;
     }
     if (this.#groupLength > 0) this.#encodeFinal();
     out.commit();
     return consumed;
-  }
-
-  /** Encodes `bytes[off, off + length)`, whole groups, into the output. */
-  #encodeRun(bytes: Uint8Array, off: number, length: number, kernels: Kernels | undefined): void {
-    const out = this.#out;
-    while (length > 0) {
-      out.room(4);
-      let groups = Math.min(length / 3, (out.view.length - out.at) >>> 2);
-      if (kernels === undefined) {
-        out.at += encodeGroupsReference(bytes, off, groups * 3, out.view, out.at, this.#url);
-      } else if (out.view.buffer === bytes.buffer) {
-        // Same memory: the kernel writes straight into the output block.
-        out.at += kernels.base64Encode(bytes.byteOffset + off, groups * 3, out.view.byteOffset + out.at, this.#url);
-      } else {
-        // Another memory: the kernel writes into this memory's scratch space, then one copy.
-        groups = Math.min(groups, SCRATCH_BYTES >>> 2);
-        const n = kernels.base64Encode(bytes.byteOffset + off, groups * 3, KERNEL_SCRATCH_OFFSET, this.#url);
-        out.view.set(this.#kernels.scratch.subarray(0, n), out.at);
-        out.at += n;
-      }
-      off += groups * 3;
-      length -= groups * 3;
-    }
   }
 
   /** The final 1 or 2 bytes: 2 or 3 characters, and the padding. */
@@ -463,12 +328,11 @@ const DONE = 2;
 const IGNORE = 3;
 
 class Base64DecoderTransform implements ChannelTransform {
-  readonly #url: number;
+  readonly #url: boolean;
   readonly #strict: boolean;
   readonly #skipWhitespace: boolean;
   readonly #table: Uint8Array;
-  readonly #kernels = new KernelCache();
-  readonly #runs = new InputRuns(this.#kernels);
+  readonly #runs = new RunCursor();
   readonly #out = new OutputCursor();
   // The sextets of a group in progress (it may straddle segments and calls).
   readonly #group = new Uint8Array(4);
@@ -482,7 +346,7 @@ class Base64DecoderTransform implements ChannelTransform {
   #firstPad = 0;
 
   constructor(url: boolean, strict: boolean, skipWhitespace: boolean) {
-    this.#url = url ? 1 : 0;
+    this.#url = url;
     this.#strict = strict;
     this.#skipWhitespace = skipWhitespace;
     this.#table = !strict ? DECODE_ANY : url ? DECODE_URL : DECODE_STD;
@@ -491,18 +355,13 @@ class Base64DecoderTransform implements ChannelTransform {
   transform(input: ReadableBuffer, output: WritableChannel, final: boolean): number {
     const out = this.#out;
     out.output = output;
-    this.#kernels.clear();
     try {
-      let base = this.#position;
-      const runs = this.#runs;
-      runs.start(input, input.length);
-      while (runs.next()) {
-        this.#decodeRun(runs.bytes, runs.offset, runs.length, runs.kernels, base);
-        base += runs.length;
-      }
-      this.#position = base;
+      const runs = walkRuns(input, this.#runs);
+      while (runs.next()) this.#decodeRun(runs.bytes, runs.from, runs.to - runs.from, this.#position + runs.offset);
+      this.#position += input.length;
       if (final) this.#finish();
     } catch (error) {
+      this.#runs.finish();
       out.abandon();
       this.#reset();
       throw error;
@@ -519,7 +378,7 @@ class Base64DecoderTransform implements ChannelTransform {
   }
 
   /** Decodes `bytes[from, from + length)`; `base` is the stream offset of `bytes[from]`. */
-  #decodeRun(bytes: Uint8Array, from: number, length: number, kernels: Kernels | undefined, base: number): void {
+  #decodeRun(bytes: Uint8Array, from: number, length: number, base: number): void {
     const end = from + length;
     const table = this.#table;
     let off = from;
@@ -527,7 +386,8 @@ class Base64DecoderTransform implements ChannelTransform {
       if (this.#state === IGNORE) return;
       // Fast path: at a group boundary, the kernel takes every whole group it can.
       if (this.#groupLength === 0 && this.#state === DATA && end - off >= 4) {
-        off = this.#decodeGroups(bytes, off, end - off, kernels);
+        const whole = end - off - ((end - off) % 4);
+        off += decodeBase64Groups(bytes, off, whole, this.#out, this.#url);
         if (off >= end) return;
       }
       // Slow path, one character: until the group in progress completes.
@@ -548,42 +408,6 @@ class Base64DecoderTransform implements ChannelTransform {
       }
       off++;
     }
-  }
-
-  /**
-   * Decodes whole groups of `bytes[off, off + length)` with the kernel (or the reference)
-   * until a character outside the alphabet or the last partial group; returns the offset in
-   * `bytes` where JavaScript takes over.
-   */
-  #decodeGroups(bytes: Uint8Array, off: number, length: number, kernels: Kernels | undefined): number {
-    const out = this.#out;
-    const end = off + length - (length % 4);
-    while (off < end) {
-      out.room(3);
-      let chars = Math.min(end - off, Math.floor((out.view.length - out.at) / 3) * 4);
-      let r: number;
-      if (kernels === undefined) {
-        r = decodeGroupsReference(bytes, off, chars, out.view, out.at, this.#url);
-      } else if (out.view.buffer === bytes.buffer) {
-        // Same memory: the kernel writes straight into the output block.
-        r = kernels.base64Decode(bytes.byteOffset + off, chars, out.view.byteOffset + out.at, this.#url);
-      } else {
-        // Another memory: the kernel writes into this memory's scratch space, then one copy.
-        chars = Math.min(chars, Math.floor(SCRATCH_BYTES / 3) * 4);
-        r = kernels.base64Decode(bytes.byteOffset + off, chars, KERNEL_SCRATCH_OFFSET, this.#url);
-        const n = r >= 0 ? r : ((-1 - r) >>> 2) * 3;
-        out.view.set(this.#kernels.scratch.subarray(0, n), out.at);
-      }
-      if (r < 0) {
-        const k = -1 - r;
-        const whole = k - (k & 3);
-        out.at += (whole >>> 2) * 3;
-        return off + whole;
-      }
-      out.at += r;
-      off += chars;
-    }
-    return off;
   }
 
   /** A strict-mode character that is not data in the DATA state (or comes after padding). */

@@ -18,15 +18,8 @@ import {
   TruncatedFrameError,
   typeError,
 } from "./errors.ts";
-import type { BufferSegment } from "./_segment.ts";
-import {
-  type BufferRange,
-  bufferRange,
-  newBufferRange,
-  type ReadableBuffer,
-  segmentFrom,
-  segmentTo,
-} from "./readable_buffer.ts";
+import { RunCursor } from "./_runs.ts";
+import { type ReadableBuffer, walkRuns } from "./readable_buffer.ts";
 import type { ReadableChannel, ReadOptions } from "./readable_channel.ts";
 import { Utf8Decoder } from "./utf8.ts";
 
@@ -209,7 +202,7 @@ class LineSplitter {
   readonly #crlf: boolean;
   readonly #maxLength: number;
   readonly #decoder: Utf8Decoder;
-  readonly #range = newBufferRange();
+  readonly #runs = new RunCursor();
   // Bytes at the start of the next buffer already searched without a line end (the open line).
   #searched = 0;
   /** Bytes of the last buffer split into lines (what to `advanceTo`). */
@@ -230,7 +223,7 @@ class LineSplitter {
    */
   split(buffer: ReadableBuffer, final: boolean, keepTrailing: boolean): string[] | undefined {
     const length = buffer.length;
-    const last = lastLineFeed(buffer, this.#searched, this.#range);
+    const last = lastLineFeed(buffer, this.#searched, this.#runs);
     const end = last + 1; // bytes up to and with the last line end (0: none)
     const left = length - end;
     let batch: string[] | undefined;
@@ -304,25 +297,15 @@ function splitCrlf(text: string): string[] {
 }
 
 /**
- * The offset of the last line feed in `buffer[from, length)`, or -1; searches from the end,
- * one native `lastIndexOf` per segment.
+ * The offset of the last line feed in `buffer[from, length)`, or -1: one native `lastIndexOf`
+ * per run of segments adjacent in memory (the last run that holds one decides).
  */
-function lastLineFeed(buffer: ReadableBuffer, from: number, range: BufferRange): number {
-  if (from >= buffer.length) return -1;
-  bufferRange(buffer, range);
-  const segments = range.segments;
-  const start = range.start + from; // stream position where the search stops
-  for (let i = range.last; i >= range.first; i--) {
-    const seg = segments[i] as BufferSegment;
-    const lo = Math.max(segmentFrom(seg, range), start - seg.runningIndex);
-    const hi = segmentTo(seg, range);
-    if (hi > lo) {
-      const at = lo === 0 && hi === seg.bytes.length
-        ? seg.bytes.lastIndexOf(LF)
-        : seg.bytes.subarray(lo, hi).lastIndexOf(LF);
-      if (at >= 0) return seg.runningIndex + lo + at - range.start;
-    }
-    if (seg.runningIndex <= start) break;
+function lastLineFeed(buffer: ReadableBuffer, from: number, runs: RunCursor): number {
+  let last = -1;
+  walkRuns(buffer, runs, from);
+  while (runs.next()) {
+    const at = runs.view().lastIndexOf(LF);
+    if (at >= 0) last = from + runs.offset + at;
   }
-  return -1;
+  return last;
 }

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { instantiateKernels, KERNEL_RESERVED_BYTES, type Kernels } from "./_wasm/kernels.ts";
+import { KERNEL_RESERVED_BYTES } from "./_wasm/kernels.ts";
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
+import { registerKernelMemory } from "./_wasm/registry.ts";
 import { isIntegerIn, rangeError, stateError } from "./errors.ts";
 
 /** Options of {@linkcode MemoryPool}. */
@@ -121,12 +122,7 @@ export class PoolBlock {
   }
 }
 
-/** The kernels instance over a block's memory, created on first use (internal). */
-export function blockKernels(block: PoolBlock): Kernels {
-  return slabOf(block).kernels();
-}
-
-/** A `WebAssembly.Memory` of fixed size and its lazily created kernels instance. */
+/** A `WebAssembly.Memory` of fixed size, registered with the kernels (which start on first use). */
 class Slab {
   /** The memory; never grown. */
   readonly memory: WebAssembly.Memory;
@@ -134,18 +130,13 @@ class Slab {
   readonly pool: MemoryPool;
   /** Bytes reserved by the memory. */
   readonly byteLength: number;
-  #kernels: Kernels | undefined;
 
   /** Internal: slabs are created by the pool. */
   constructor(pool: MemoryPool, pages: number) {
     this.pool = pool;
     this.memory = createFixedMemory(pages);
     this.byteLength = pages * WASM_PAGE_BYTES;
-  }
-
-  /** The kernels instance over this memory. */
-  kernels(): Kernels {
-    return this.#kernels ??= instantiateKernels(this.memory);
+    registerKernelMemory(this.memory);
   }
 }
 

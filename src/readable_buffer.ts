@@ -15,8 +15,9 @@
  * @module
  */
 
+import { RunCursor } from "./_runs.ts";
 import { BufferSegment } from "./_segment.ts";
-import { indexOfByte } from "./_search.ts";
+import { memchr } from "./_wasm/memchr.ts";
 import { isIntegerIn, rangeError, typeError } from "./errors.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -29,22 +30,7 @@ let retarget: (
   start: number,
   end: number,
 ) => void;
-let rangeOf: (buffer: ReadableBuffer, into: BufferRange) => BufferRange;
-
-/**
- * Internal: where a buffer's bytes lie, for codecs that walk segments without a view per
- * segment. Segment `i` in `[first, last]` holds the bytes `segments[i].bytes[from, to)` with
- * `from = max(start, runningIndex) - runningIndex` and `to = min(end, runningIndex + seg.end)
- * - runningIndex` (see {@linkcode segmentFrom} and {@linkcode segmentTo}); the range is empty
- * when `start === end`.
- */
-export interface BufferRange {
-  segments: readonly BufferSegment[];
-  first: number;
-  last: number;
-  start: number;
-  end: number;
-}
+let startWalk: (buffer: ReadableBuffer, cursor: RunCursor, from: number, to: number, join: boolean) => RunCursor;
 
 /**
  * Bytes spread over segments, read without copying. Positions (`slice`, `at`, `indexOf`) are
@@ -85,13 +71,11 @@ export class ReadableBuffer {
       buffer.#end = end;
       buffer.#hint = first;
     };
-    rangeOf = (buffer, into) => {
-      into.segments = buffer.#segments;
-      into.first = buffer.#first;
-      into.last = buffer.#last;
-      into.start = buffer.#start;
-      into.end = buffer.#end;
-      return into;
+    startWalk = (buffer, cursor, from, to, join) => {
+      const start = buffer.#start + from;
+      const end = buffer.#start + to;
+      if (end <= start) return cursor.reset(buffer.#segments, buffer.#first, buffer.#first, start, start);
+      return cursor.reset(buffer.#segments, buffer.#locate(start), buffer.#last, start, end, join);
     };
   }
 
@@ -340,18 +324,20 @@ export class ReadableBuffer {
     return lo;
   }
 
-  /** Stream position of the first `value` at or after stream position `from`, or -1. */
+  /**
+   * Stream position of the first `value` at or after stream position `from`, or -1: one search
+   * per run of segments adjacent in memory.
+   */
   #indexOfByte(value: number, from: number): number {
     const end = this.#end;
     if (from >= end) return -1;
-    const segments = this.#segments;
-    for (let i = this.#locate(from); i <= this.#last; i++) {
-      const seg = segments[i] as BufferSegment;
-      const ri = seg.runningIndex;
-      const found = indexOfByte(seg, Math.max(from, ri) - ri, Math.min(end, ri + seg.end) - ri, value);
+    const runs = searchRuns.reset(this.#segments, this.#locate(from), this.#last, from, end);
+    while (runs.next()) {
+      const found = memchr(runs.bytes, runs.from, runs.to, value);
       if (found >= 0) {
-        this.#hint = i;
-        return ri + found;
+        const position = from + runs.offset + found - runs.from;
+        runs.finish();
+        return position;
       }
     }
     return -1;
@@ -388,73 +374,35 @@ export function retargetBuffer(
   retarget(buffer, segments, first, last, start, end);
 }
 
-/** Fills `into` with where `buffer`'s bytes lie (see {@linkcode BufferRange}) and returns it. */
-export function bufferRange(buffer: ReadableBuffer, into: BufferRange): BufferRange {
-  return rangeOf(buffer, into);
-}
-
-/** A new, empty {@linkcode BufferRange} to reuse with {@linkcode bufferRange}. */
-export function newBufferRange(): BufferRange {
-  return { segments: [], first: 0, last: 0, start: 0, end: 0 };
-}
-
-/** Offset in `seg.bytes` of the range's first byte in that segment. */
-export function segmentFrom(seg: BufferSegment, range: BufferRange): number {
-  return range.start > seg.runningIndex ? range.start - seg.runningIndex : 0;
-}
-
-/** Offset in `seg.bytes` after the range's last byte in that segment. */
-export function segmentTo(seg: BufferSegment, range: BufferRange): number {
-  const to = range.end - seg.runningIndex;
-  return to < seg.end ? to : seg.end;
+/**
+ * Starts `cursor` on a walk over `buffer[from, to)` as runs (see {@linkcode RunCursor}): the
+ * one way code outside this class walks a buffer's segments. `join` false keeps every segment
+ * a run of its own.
+ */
+export function walkRuns(
+  buffer: ReadableBuffer,
+  cursor: RunCursor,
+  from: number = 0,
+  to: number = buffer.length,
+  join: boolean = true,
+): RunCursor {
+  return startWalk(buffer, cursor, from, to, join);
 }
 
 /**
- * Views of `buffer`'s bytes with consecutive segments that lie next to each other in memory
- * joined into one view (blocks a channel rents one after another usually do), so one write
- * call or one kernel call covers several segments. No copies. Fills `into` from index 0,
- * shortens it to the count and returns it; `merge` false gives one view per segment (tests).
+ * Views of `buffer`'s bytes, one per run of segments adjacent in memory (blocks a channel rents
+ * one after another usually are), so one write call covers several segments. No copies (a
+ * run that is one whole segment is that segment's own view). Fills `into` from index 0,
+ * shortens it to the count and returns it; `join` false gives one view per segment (tests).
  */
-export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], merge: boolean = true): Uint8Array[] {
+export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], join: boolean = true): Uint8Array[] {
   let count = 0;
-  if (buffer.length > 0) {
-    const range = rangeOf(buffer, scratchRange);
-    const segments = range.segments;
-    let runBuffer: ArrayBufferLike | undefined;
-    let runStart = 0;
-    let runEnd = 0;
-    // The run's one segment's whole bytes while the run is exactly them (no view to make then).
-    let runBytes: Uint8Array | undefined;
-    for (let i = range.first; i <= range.last; i++) {
-      const seg = segments[i] as BufferSegment;
-      const from = segmentFrom(seg, range);
-      const to = segmentTo(seg, range);
-      if (to <= from) continue;
-      const bytes = seg.bytes;
-      const start = bytes.byteOffset + from;
-      if (merge && bytes.buffer === runBuffer && start === runEnd) {
-        runEnd = bytes.byteOffset + to;
-        runBytes = undefined;
-        continue;
-      }
-      if (runBuffer !== undefined) into[count++] = runBytes ?? new Uint8Array(runBuffer, runStart, runEnd - runStart);
-      runBuffer = bytes.buffer;
-      runStart = start;
-      runEnd = bytes.byteOffset + to;
-      runBytes = from === 0 && to === bytes.length ? bytes : undefined;
-    }
-    if (runBuffer !== undefined) into[count++] = runBytes ?? new Uint8Array(runBuffer, runStart, runEnd - runStart);
-    range.segments = NO_SEGMENTS; // no reference to the channel's segments once done
-  }
+  const runs = startWalk(buffer, viewRuns, 0, buffer.length, join);
+  while (runs.next()) into[count++] = runs.view();
   while (into.length > count) into.pop();
   return into;
 }
 
-const NO_SEGMENTS: readonly BufferSegment[] = [];
-
-/** The segments behind a buffer (for kernels that look up the blocks they lie in). */
-export function bufferSegments(buffer: ReadableBuffer): readonly BufferSegment[] {
-  return rangeOf(buffer, scratchRange).segments;
-}
-
-const scratchRange = newBufferRange();
+// Reused by #indexOfByte and adjacentViews (neither calls out while walking).
+const searchRuns = new RunCursor();
+const viewRuns = new RunCursor();

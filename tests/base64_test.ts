@@ -25,8 +25,8 @@ import {
   referenceDecode,
   referenceEncode,
 } from "../src/_base64_reference.ts";
-import { setBase64KernelsForTesting } from "../src/base64.ts";
 import { compileKernels, instantiateKernels } from "../src/_wasm/kernels.ts";
+import { hasNativePath, type KernelPath, pathFor, setKernelPath } from "../src/_wasm/paths.ts";
 import { type Random, testSeed, withSeed } from "./_util.ts";
 
 type Alphabet = "base64" | "base64url";
@@ -165,14 +165,40 @@ async function checkDecode(random: Random, text: Uint8Array, options: Base64Deco
   }
 }
 
-const kernelModes = [["the WebAssembly kernels", true], ["the TypeScript fallback", false]] as const;
+// Every path of the kernel layer, forced for both operations (where this runtime has no native
+// path, "native" gives way to the kernel: the test says so rather than skip).
+const kernelModes = [
+  ["the WebAssembly kernels", "wasm"],
+  ["the runtime's native base64", "native"],
+  ["the TypeScript fallback", "typescript"],
+  ["the measured choice", "auto"],
+] as const;
 
-for (const [mode, enabled] of kernelModes) {
+/** Forces `path` for both base64 operations. */
+function usePath(path: KernelPath | "auto"): void {
+  setKernelPath("base64Encode", path);
+  setKernelPath("base64Decode", path);
+}
+
+for (const [mode, path] of kernelModes) {
+  const enabled = path !== "typescript";
   describe(`base64 transforms with ${mode}`, () => {
-    after(() => setBase64KernelsForTesting(true));
+    after(() => usePath("auto"));
+
+    it("the forced path is the one in use (or gives way where this runtime lacks it)", () => {
+      usePath(path);
+      for (const op of ["base64Encode", "base64Decode"] as const) {
+        const expected = path === "auto"
+          ? pathFor(op, 1 << 20)
+          : path === "native" && !hasNativePath(op)
+          ? "wasm"
+          : path;
+        assert.equal(pathFor(op, 1 << 20), expected, op);
+      }
+    });
 
     it("encode random data in random segments like Buffer, toBase64 and the reference", async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       await withSeed(testSeed(), async (random) => {
         for (let round = 0; round < (enabled ? 1200 : 300); round++) {
           const data = randomData(random);
@@ -186,7 +212,7 @@ for (const [mode, enabled] of kernelModes) {
     });
 
     it("decode padded, unpadded and whitespace-sprinkled text back to the data", async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       await withSeed(testSeed(), async (random) => {
         for (let round = 0; round < (enabled ? 1200 : 300); round++) {
           const data = randomData(random);
@@ -204,7 +230,7 @@ for (const [mode, enabled] of kernelModes) {
     });
 
     it("strict decode of corrupted text fails exactly where the reference fails", async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       const noise = ascii("=  =\t\r\n*-_+/\x00\x80\xffA");
       await withSeed(testSeed(), async (random) => {
         for (let round = 0; round < (enabled ? 1500 : 300); round++) {
@@ -220,7 +246,7 @@ for (const [mode, enabled] of kernelModes) {
     });
 
     it("lenient decode matches Buffer.from(text, 'base64') byte for byte, garbage included", async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       const pieces = ascii("ABCXYZabcxyz0189+/-_=  \r\n*\x00\x80\xff");
       await withSeed(testSeed(), async (random) => {
         for (let round = 0; round < (enabled ? 1000 : 300); round++) {
@@ -243,7 +269,7 @@ for (const [mode, enabled] of kernelModes) {
     });
 
     it("transform() works on buffers that are not pool memory", async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       const data = new Uint8Array(1000).map((_, i) => (i * 7) & 255);
       const text = ascii(Buffer.from(data).toString("base64"));
       for (
@@ -294,9 +320,9 @@ describe("base64Decoder errors", () => {
     ["Q", {}, 0, "the final group has only 1 character"],
   ];
 
-  for (const [mode, enabled] of kernelModes) {
+  for (const [mode, path] of kernelModes) {
     it(`every bad input throws a TypeError naming its absolute offset, in any segmentation (${mode})`, async () => {
-      setBase64KernelsForTesting(enabled);
+      usePath(path);
       try {
         await withSeed(testSeed(), async (random) => {
           for (const [text, options, offset, rule] of cases) {
@@ -316,7 +342,7 @@ describe("base64Decoder errors", () => {
           }
         });
       } finally {
-        setBase64KernelsForTesting(true);
+        usePath("auto");
       }
     });
   }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BufferReader, Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
-import { resetSearchForTesting, searchStrategy, setSearchStrategy } from "../src/_search.ts";
+import { pathFor, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
 import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
@@ -706,7 +706,7 @@ describe("BufferReader differential on random segments", () => {
   for (const strategy of ["wasm", "native"] as const) {
     it(`tryReadTo() and the endian reads agree with a plain array on pool-backed buffers (${strategy} search)`, async () => {
       const pool = new MemoryPool({ blockSize: 16, debug: true });
-      setSearchStrategy(strategy);
+      setKernelPath("memchr", strategy);
       try {
         await withSeed(testSeed(), async (random) => {
           for (let c = 0; c < 1500; c++) {
@@ -726,9 +726,9 @@ describe("BufferReader differential on random segments", () => {
             }
           }
         });
-        assert.equal(searchStrategy(), strategy);
+        assert.equal(pathFor("memchr", 1), strategy);
       } finally {
-        resetSearchForTesting();
+        resetKernelLayerForTesting();
       }
       assert.equal(pool.stats().rentedBlocks, 0);
     });

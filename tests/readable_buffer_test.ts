@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, MemoryPool, ReadableBuffer } from "../mod.ts";
-import { resetSearchForTesting, type SearchStrategy, searchStrategy, setSearchStrategy } from "../src/_search.ts";
-import { adjacentViews } from "../src/readable_buffer.ts";
+import { type KernelPath, pathFor, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
+import { adjacentViews, walkRuns } from "../src/readable_buffer.ts";
+import { RunCursor, setRunJoiningForTesting } from "../src/_runs.ts";
 import { concat, cut, type Random, referenceIndexOf, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
@@ -156,13 +157,13 @@ async function poolBuffer(pool: MemoryPool, chunks: readonly Uint8Array[], optio
   };
 }
 
-async function withStrategy(strategy: SearchStrategy, body: () => Promise<void>): Promise<void> {
-  setSearchStrategy(strategy);
+async function withStrategy(strategy: KernelPath | "auto", body: () => Promise<void>): Promise<void> {
+  setKernelPath("memchr", strategy);
   try {
     await body();
-    assert.equal(searchStrategy(), strategy, `the ${strategy} search stayed in use`);
+    if (strategy !== "auto") assert.equal(pathFor("memchr", 1), strategy, `the ${strategy} search stayed in use`);
   } finally {
-    resetSearchForTesting();
+    resetKernelLayerForTesting();
   }
 }
 
@@ -843,6 +844,107 @@ describe("adjacentViews (internal: one write or kernel call for segments next to
         assert.equal(pool.stats().rentedBlocks, 0);
       }
     });
+  });
+});
+
+describe("walkRuns (internal: the one walk over a buffer's segments as runs)", () => {
+  /** Every run of `buffer[from, to)`: its bytes (a copy), offset, and whether it is one whole segment view. */
+  function runsOf(buffer: ReadableBuffer, from: number, to: number, join = true) {
+    const runs: {
+      bytes: Uint8Array;
+      offset: number;
+      view: Uint8Array;
+      start: number;
+      end: number;
+      memory: ArrayBufferLike;
+    }[] = [];
+    const cursor = walkRuns(buffer, new RunCursor(), from, to, join);
+    while (cursor.next()) {
+      const view = cursor.view();
+      assert.ok(
+        cursor.from >= 0 && cursor.from < cursor.to && cursor.to <= cursor.bytes.length,
+        "a run is in its view",
+      );
+      runs.push({
+        bytes: view.slice(),
+        offset: cursor.offset,
+        view,
+        start: cursor.bytes.byteOffset + cursor.from,
+        end: cursor.bytes.byteOffset + cursor.to,
+        memory: cursor.bytes.buffer,
+      });
+    }
+    assert.equal(cursor.next(), false, "a finished walk stays finished");
+    return runs;
+  }
+
+  it("covers exactly the range, joins segments adjacent in memory and keeps the others apart", async () => {
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 150; round++) {
+        const pool = new MemoryPool({ blockSize: 16, blocksPerSlab: 64 });
+        const { reader, writer } = new Channel({ pool, pauseWriterThreshold: 0 });
+        const held = [];
+        const data = random.bytes(random.int(0, 300));
+        for (let at = 0; at < data.length;) {
+          const n = random.int(1, 40);
+          await writer.write(data.subarray(at, at + n));
+          at += n;
+          if (random.chance(0.3)) held.push(pool.rent()); // the next block is not adjacent
+        }
+        const buffer = reader.tryRead()?.buffer ?? ReadableBuffer.from([]);
+        const from = random.int(0, buffer.length);
+        const to = random.int(from, buffer.length);
+        const runs = runsOf(buffer, from, to);
+        assert.deepEqual(concat(runs.map((r) => r.bytes)), data.subarray(from, to), "the range's bytes in order");
+        let offset = 0;
+        for (const [i, run] of runs.entries()) {
+          assert.equal(run.offset, offset, "offsets count from the start of the walk");
+          offset += run.bytes.length;
+          const prev = runs[i - 1];
+          if (prev !== undefined) {
+            assert.ok(prev.memory !== run.memory || prev.end !== run.start, "adjacent runs are joined");
+          }
+        }
+        // Without joining: one run per segment, as the buffer's iterator gives them.
+        const perSegment = runsOf(buffer, from, to, false);
+        assert.deepEqual(perSegment.map((r) => r.bytes), [...buffer.slice(from, to)].map((v) => v.slice()));
+        // The same with the test switch (what the codec tests use).
+        setRunJoiningForTesting(false);
+        try {
+          assert.equal(runsOf(buffer, from, to).length, perSegment.length);
+        } finally {
+          setRunJoiningForTesting(true);
+        }
+        if (buffer.length > 0) reader.advanceTo(buffer.length);
+        for (const block of held) pool.release(block);
+        writer.complete();
+        reader.complete();
+      }
+    });
+  });
+
+  it("joins chunks of one array that follow each other, and hands out a whole segment's own view", () => {
+    const bytes = new Uint8Array(100).map((_, i) => i);
+    const joined = runsOf(
+      ReadableBuffer.from([bytes.subarray(0, 10), bytes.subarray(10, 60), bytes.subarray(60)]),
+      0,
+      100,
+    );
+    assert.equal(joined.length, 1);
+    assert.deepEqual(joined[0]?.bytes, bytes);
+    const apart = [bytes.subarray(0, 10), bytes.subarray(20, 30)];
+    const runs = runsOf(ReadableBuffer.from(apart), 0, 20);
+    assert.equal(runs.length, 2);
+    assert.equal(runs[0]?.view, apart[0], "a run that is one whole segment is that segment's view");
+    assert.equal(runs[1]?.view, apart[1]);
+    assert.deepEqual(runsOf(ReadableBuffer.from(apart), 5, 5), [], "an empty range has no runs");
+    assert.deepEqual(runsOf(ReadableBuffer.from(apart), 3, 15).map((r) => [...r.bytes]), [[3, 4, 5, 6, 7, 8, 9], [
+      20,
+      21,
+      22,
+      23,
+      24,
+    ]]);
   });
 });
 

@@ -8,16 +8,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Channel, delimited, MemoryPool, ReadableBuffer, readFrames, Utf8Decoder, validateUtf8 } from "../mod.ts";
-import { compileKernels, instantiateKernels, type Kernels, resetKernelsForTesting } from "../src/_wasm/kernels.ts";
+import { compileKernels, instantiateKernels, type Kernels } from "../src/_wasm/kernels.ts";
+import { type KernelPath, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
+import { kernelsAvailable } from "../src/_wasm/registry.ts";
+import { setRunJoiningForTesting } from "../src/_runs.ts";
 import { referenceErrorOffset, ReferenceUtf8Decoder, referenceValidate } from "../src/_utf8_reference.ts";
-import {
-  resetUtf8ForTesting,
-  setGatherForTesting,
-  setRunMergingForTesting,
-  setUtf8Strategy,
-  type Utf8Strategy,
-  utf8UsesFallback,
-} from "../src/utf8.ts";
+import { setGatherForTesting } from "../src/utf8_decoder.ts";
 import { concat, cut, type Random, testSeed, withSeed } from "./_util.ts";
 
 // ---- helpers ----
@@ -220,11 +216,12 @@ const NATIVE_DROPS_MID_STREAM_BOM = (() => {
   return probe.decode(u8(0xef, 0xbb, 0xbf), { stream: true }) === "";
 })();
 
-const STRATEGIES: readonly Utf8Strategy[] = ["auto", "wasm", "native"];
+// The kernel layer's paths for validation (and fatal decoding): the table's choice, or one forced.
+const STRATEGIES: readonly (KernelPath | "auto")[] = ["auto", "wasm", "native", "typescript"];
 
-/** A random strategy for the next case (both paths must give the same results). */
+/** A random path for the next case (every path must give the same results). */
 function pickStrategy(random: Random): void {
-  setUtf8Strategy(STRATEGIES[random.int(0, STRATEGIES.length - 1)] as Utf8Strategy);
+  setKernelPath("utf8Validate", STRATEGIES[random.int(0, STRATEGIES.length - 1)] as KernelPath | "auto");
 }
 
 const OPTIONS = [
@@ -315,9 +312,9 @@ describe("the utf8Validate kernel", () => {
 
 describe("Utf8Decoder and validateUtf8 on random inputs", () => {
   after(() => {
-    setRunMergingForTesting(true);
+    setRunJoiningForTesting(true);
     setGatherForTesting();
-    setUtf8Strategy("default");
+    setKernelPath("utf8Validate", "auto");
   });
 
   /** A random gather area (4–40 bytes) and in-place run length, or the defaults. */
@@ -438,7 +435,7 @@ describe("Utf8Decoder and validateUtf8 on random inputs", () => {
         const chunks = randomChunks(random, data, 8);
         const options = OPTIONS[round % 4] as (typeof OPTIONS)[number];
         const buffer = ReadableBuffer.from(chunks);
-        setRunMergingForTesting(random.chance(0.5));
+        setRunJoiningForTesting(random.chance(0.5));
         pickGather(random);
         const what = () => `${JSON.stringify(options)} on ${chunks.map(hex).join(" | ")}`;
         const expected = outcome(() => new ReferenceUtf8Decoder(options).decode(data));
@@ -502,7 +499,7 @@ describe("Utf8Decoder and validateUtf8 on random inputs", () => {
           const what = () => `${JSON.stringify(options)} on ${hex(data)} (round ${round})`;
           // Blocks rented in address order are adjacent; with merging off every block boundary
           // is a segment boundary the carry must cross.
-          setRunMergingForTesting(random.chance(0.5));
+          setRunJoiningForTesting(random.chance(0.5));
           pickGather(random);
 
           // The whole input in one read: a multi-segment buffer, decoded in one call.
@@ -655,7 +652,7 @@ describe("Utf8Decoder replacement and BOM rules", () => {
 });
 
 describe("errors", () => {
-  after(() => setUtf8Strategy("default"));
+  after(() => setKernelPath("utf8Validate", "auto"));
 
   const fatalCases: [string, number[][], number][] = [
     ["a stray continuation byte", [[0x61, 0x62, 0x80]], 2],
@@ -674,7 +671,7 @@ describe("errors", () => {
   for (const [name, calls, offset] of fatalCases) {
     it(`fatal decode() throws a TypeError at byte offset ${offset}: ${name}`, () => {
       for (const [asBuffer, strategy] of [false, true].flatMap((b) => STRATEGIES.map((s) => [b, s] as const))) {
-        setUtf8Strategy(strategy);
+        setKernelPath("utf8Validate", strategy);
         const decoder = new Utf8Decoder({ fatal: true });
         const error = (() => {
           try {
@@ -695,7 +692,7 @@ describe("errors", () => {
       }
       const all = concat(calls.map((c) => new Uint8Array(c)));
       for (const strategy of STRATEGIES) {
-        setUtf8Strategy(strategy);
+        setKernelPath("utf8Validate", strategy);
         assert.deepEqual(validateUtf8(all), { valid: false, errorOffset: offset }, strategy);
         assert.deepEqual(
           validateUtf8(ReadableBuffer.from(calls.map((c) => new Uint8Array(c)))),
@@ -703,7 +700,7 @@ describe("errors", () => {
           strategy,
         );
       }
-      setUtf8Strategy("default");
+      setKernelPath("utf8Validate", "auto");
       assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(all), TypeError);
     });
   }
@@ -759,15 +756,11 @@ describe("errors", () => {
 });
 
 describe("without WebAssembly", () => {
-  after(() => {
-    resetKernelsForTesting();
-    resetUtf8ForTesting();
-  });
+  after(() => resetKernelLayerForTesting());
 
-  it("a host that refuses to compile gets the TypeScript validator, with the same results", async () => {
-    resetKernelsForTesting();
-    resetUtf8ForTesting();
-    setUtf8Strategy("wasm");
+  it("a host that refuses to compile validates natively or in TypeScript, with the same results", async () => {
+    resetKernelLayerForTesting();
+    setKernelPath("utf8Validate", "wasm");
     const original = WebAssembly.Module;
     (WebAssembly as { Module: unknown }).Module = function refuse() {
       throw new WebAssembly.CompileError("WebAssembly.Module(): Wasm code generation disallowed by embedder");
@@ -791,7 +784,7 @@ describe("without WebAssembly", () => {
           reader.advanceTo(result.buffer.length);
         }
       });
-      assert.equal(utf8UsesFallback(), true);
+      assert.equal(kernelsAvailable(), false);
       writer.complete();
       reader.complete();
     } finally {

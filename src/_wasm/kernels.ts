@@ -154,8 +154,8 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
   return instance.exports as unknown as Kernels;
 }
 
-/** Forgets the compiled and injected modules (tests only). */
-export function resetKernelsForTesting(): void {
+/** Forgets the compiled and injected modules (tests: through `resetKernelLayerForTesting`). */
+export function resetModuleForTesting(): void {
   injected = undefined;
   compiled = undefined;
   compiledVariant = undefined;

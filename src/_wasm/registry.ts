@@ -1,0 +1,138 @@
+/**
+ * Which memories the kernels run on: the pool registers each `WebAssembly.Memory` it creates,
+ * and any view of it (a segment, a `getMemory` view, `buffer.first`) then finds the kernels
+ * instance over that memory from its `ArrayBuffer` alone. Instances are created on first use,
+ * one per memory (the kernels import their memory). When the kernels cannot load (a host that
+ * forbids compiling WebAssembly, with no module given to `setWasmModule`), every lookup answers
+ * `undefined` from then on and the operations take their native or TypeScript path;
+ * `kernelModule` has said so once on the console.
+ *
+ * The layer's own memory (two pages plus the reserved kernel area) takes copies of bytes that
+ * are not pool memory, and holds the gather area the UTF-8 decoder copies scattered segments
+ * into.
+ *
+ * @module
+ */
+
+import { instantiateKernels, KERNEL_RESERVED_BYTES, KERNEL_SCRATCH_OFFSET, type Kernels } from "./kernels.ts";
+import { createFixedMemory, WASM_PAGE_BYTES } from "./memory.ts";
+
+/** Bytes of kernel scratch space in every memory (what one kernel call may write there). */
+export const SCRATCH_BYTES: number = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
+
+/** Bytes in the gather area of the layer's own memory. */
+export const GATHER_BYTES: number = 64 * 1024;
+
+/** A memory the kernels may run on, and what the layer keeps for it. */
+class KernelMemory {
+  readonly memory: WebAssembly.Memory;
+  /** A view of the whole memory: kernel pointers index it. */
+  readonly bytes: Uint8Array;
+  /** A view of the kernel scratch space (see {@linkcode scratchView}). */
+  readonly scratch: Uint8Array;
+  #kernels: Kernels | undefined;
+  // The reset generation #kernels was made in (a test reset makes every memory start afresh).
+  #generation = generation;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.bytes = new Uint8Array(memory.buffer);
+    this.scratch = this.bytes.subarray(KERNEL_SCRATCH_OFFSET, KERNEL_RESERVED_BYTES);
+  }
+
+  /** The kernels over this memory, or undefined when they cannot load on this host. */
+  kernels(): Kernels | undefined {
+    if (this.#generation !== generation) {
+      this.#generation = generation;
+      this.#kernels = undefined;
+    }
+    if (this.#kernels !== undefined || unavailable) return this.#kernels;
+    try {
+      this.#kernels = instantiateKernels(this.memory);
+    } catch {
+      unavailable = true; // kernelModule() has warned (once)
+    }
+    return this.#kernels;
+  }
+}
+
+// Keyed by the memory's ArrayBuffer, which never changes: pool memories never grow.
+const memories = new WeakMap<ArrayBufferLike, KernelMemory>();
+let generation = 0;
+// Set when the kernels failed to load: nothing tries again (until a test resets).
+let unavailable = false;
+// The layer's own memory, created on first use.
+let own: KernelMemory | undefined;
+
+/** Registers a pool memory: its views can then run kernels in place. */
+export function registerKernelMemory(memory: WebAssembly.Memory): void {
+  memories.set(memory.buffer, new KernelMemory(memory));
+}
+
+/** The kernels over the memory `buffer` belongs to; undefined when it is not pool memory, or no kernels load. */
+export function kernelsOf(buffer: ArrayBufferLike): Kernels | undefined {
+  return unavailable ? undefined : memories.get(buffer)?.kernels();
+}
+
+/** A view of the whole pool memory `buffer` belongs to (kernel pointers index it), or undefined. */
+export function memoryView(buffer: ArrayBufferLike): Uint8Array | undefined {
+  return memories.get(buffer)?.bytes;
+}
+
+/** True until the kernels failed to load on this host. */
+export function kernelsAvailable(): boolean {
+  return !unavailable;
+}
+
+/**
+ * The kernel scratch space of the memory `buffer` belongs to, `[KERNEL_SCRATCH_OFFSET,
+ * KERNEL_RESERVED_BYTES)`: a kernel call may write there when its output lies in another memory
+ * (calls never overlap, and nothing lives there between calls).
+ */
+export function scratchView(buffer: ArrayBufferLike): Uint8Array {
+  return (memories.get(buffer) as KernelMemory).scratch;
+}
+
+/** Where the scratch space starts in every memory (a kernel pointer). */
+export const SCRATCH_OFFSET: number = KERNEL_SCRATCH_OFFSET;
+
+/**
+ * The layer's own memory (created on first use, and registered): its scratch space takes copies
+ * of bytes outside the pool, and its gather area is validated in place.
+ */
+function ownMemory(): KernelMemory {
+  if (own === undefined) {
+    const memory = createFixedMemory((KERNEL_RESERVED_BYTES + GATHER_BYTES) / WASM_PAGE_BYTES);
+    registerKernelMemory(memory);
+    own = memories.get(memory.buffer) as KernelMemory;
+  }
+  return own;
+}
+
+/** The kernels over the layer's own memory, or undefined when no kernels load. */
+export function ownKernels(): Kernels | undefined {
+  return unavailable ? undefined : ownMemory().kernels();
+}
+
+/** The scratch space of the layer's own memory (see {@linkcode scratchView}). */
+export function ownScratch(): Uint8Array {
+  return ownMemory().scratch;
+}
+
+/**
+ * The gather area: {@linkcode GATHER_BYTES} in the layer's own memory, after the kernels'
+ * reserved bytes, so the kernels validate what is copied there in place.
+ */
+export function gatherArea(): Uint8Array {
+  const memory = ownMemory();
+  return memory.bytes.subarray(KERNEL_RESERVED_BYTES, KERNEL_RESERVED_BYTES + GATHER_BYTES);
+}
+
+/**
+ * Forgets every instance and the failure, as after a fresh start: each memory instantiates the
+ * kernels again on next use, from the module in use then (the single test reset calls it).
+ */
+export function resetRegistryForTesting(): void {
+  generation++;
+  unavailable = false;
+}
