@@ -92,6 +92,13 @@ export { lengthPrefixed, type LengthPrefixedOptions } from "./src/length_prefixe
 export { delimited, type DelimitedOptions } from "./src/delimited.ts";
 export { readFrames, type ReadFramesOptions, writeFrame } from "./src/frames.ts";
 export { readLines, type ReadLinesOptions } from "./src/lines.ts";
+export {
+  type CompressionFormat,
+  compressor,
+  type CompressorOptions,
+  decompressor,
+  type DecompressorOptions,
+} from "./src/compression.ts";
 export { type KernelVariant, setWasmModule, wasmModuleBytes } from "./src/_wasm/kernels.ts";
 export {
   type Utf8DecodeOptions,

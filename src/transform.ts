@@ -17,6 +17,11 @@ import type { WritableChannel } from "./writable_channel.ts";
  * bytes it consumed. Bytes it leaves, such as a partial group, come back at the start of the
  * next call with more after them, so a transform keeps no copy of them. When `final` is true
  * the input is all there will be: the transform must consume all of it, or throw.
+ *
+ * A transform may instead return a promise of that count (an asynchronous codec such as
+ * `CompressionStream`, or one whose output for one input is too large to buffer: a
+ * decompressor). Until it settles, `input` stays valid and the transform may `flush` `output`
+ * itself, which waits for the output's reader (backpressure in the middle of a call).
  */
 export interface ChannelTransform {
   /**
@@ -25,10 +30,10 @@ export interface ChannelTransform {
    * @param input Every byte not yet consumed; valid only during the call.
    * @param output Where the result goes; flushed by the caller.
    * @param final True when no more input will come.
-   * @returns How many bytes of `input` were consumed.
+   * @returns How many bytes of `input` were consumed (or a promise of it).
    * @throws {TypeError} On malformed input (with the byte offset).
    */
-  transform(input: ReadableBuffer, output: WritableChannel, final: boolean): number;
+  transform(input: ReadableBuffer, output: WritableChannel, final: boolean): number | Promise<number>;
 }
 
 /** Options of {@linkcode pipeThrough}: those of the output channel. */
@@ -101,7 +106,8 @@ async function pump(
       const result = source.tryRead() ?? await source.read(readOptions);
       if (result.isCanceled) continue;
       const { buffer, isCompleted } = result;
-      const consumed = transform.transform(buffer, output, isCompleted);
+      let consumed = transform.transform(buffer, output, isCompleted);
+      if (typeof consumed !== "number") consumed = await abortable(consumed, signal);
       if (isCompleted && consumed !== buffer.length) {
         throw new TypeError(
           `Cannot finish the transform as it left input unconsumed at the end: received ${
@@ -112,7 +118,9 @@ async function pump(
       source.advanceTo(consumed, buffer.length);
       const flushed = await output.flush(readOptions);
       if (flushed.isCompleted) {
-        // The output's reader is gone: nobody wants more.
+        // The output's reader is gone: nobody wants more. Completing the output too gives its
+        // write head back to the pool.
+        output.complete();
         source.complete();
         return;
       }
@@ -126,4 +134,28 @@ async function pump(
     output.complete(error);
     source.complete(error);
   }
+}
+
+/**
+ * Settles with `promise`, or rejects with `signal.reason` as soon as the signal aborts (the
+ * pump then completes both channels, so a transform waiting on the output's flush resumes
+ * and fails on its own; its rejection is handled here).
+ */
+function abortable(promise: Promise<number>, signal: AbortSignal | undefined): Promise<number> {
+  if (signal === undefined) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
