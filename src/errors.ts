@@ -26,7 +26,11 @@ export type ChannelStateErrorCode =
   /** `advance` with no memory from `getMemory` to commit into. */
   | "NO_MEMORY_TO_ADVANCE"
   /** A pool block released twice, or released to a pool that did not rent it. */
-  | "BLOCK_NOT_RENTED";
+  | "BLOCK_NOT_RENTED"
+  /** An `./http1` request (its headers, body or target) used after its handler settled. */
+  | "REQUEST_FINISHED"
+  /** An `./http1` response changed or sent again after its head was sent. */
+  | "HEAD_SENT";
 
 /**
  * Thrown when a channel, reader, writer or pool is used in a way its state does not allow.
@@ -77,6 +81,9 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
   RESET_WHILE_OPEN: "Cannot reset the channel as both the reader and the writer must be completed first",
   NO_MEMORY_TO_ADVANCE: "Cannot advance the writer as no memory was requested: call getMemory() first",
   BLOCK_NOT_RENTED: "Cannot release the block as it is not rented from this pool",
+  REQUEST_FINISHED:
+    "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
+  HEAD_SENT: "Cannot change or send the response as its head was already sent",
 };
 
 /** A size or position argument outside its allowed range. */
