@@ -442,6 +442,8 @@ export class Channel {
   #write(data: Uint8Array, options: FlushOptions | undefined): Promise<FlushResult> {
     if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (!(data instanceof Uint8Array)) return Promise.reject(typeError("write", "data must be a Uint8Array", data));
+    // An aborted signal writes nothing (as .NET's WriteAsync with a canceled token): a retry never sends bytes twice.
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.#readerCompleted) return this.#flush(options);
     const mark = this.#markWrite();
     try {
@@ -465,6 +467,7 @@ export class Channel {
   #writeUtf8(text: string, options: FlushOptions | undefined): Promise<FlushResult> {
     if (this.#writerCompleted) return Promise.reject(stateError("WRITER_COMPLETED"));
     if (typeof text !== "string") return Promise.reject(typeError("write text", "text must be a string", text));
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason); // writes nothing, as write()
     if (this.#readerCompleted) return this.#flush(options);
     const mark = this.#markWrite();
     try {

@@ -96,6 +96,23 @@ export function typeError(what: string, rule: string, received: unknown): TypeEr
   return new TypeError(`Cannot ${what} as ${rule}: received ${describe(received)}`);
 }
 
+/**
+ * A socket operation the runtime failed (`what` is "connect to", "listen on", …): names the
+ * address, keeps the runtime's `code` (`ECONNREFUSED`, `EADDRINUSE`, …) and the runtime's
+ * error as `cause`.
+ */
+export function socketError(what: string, hostname: string, port: number, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const error = new Error(`Cannot ${what} ${hostname}:${port} as the socket failed: ${reason}`, { cause });
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? Object.assign(error, { code }) : error;
+}
+
+/** What pending reads and flushes of a connection reject with after `abort()` without a reason. */
+export function connectionAborted(): Error {
+  return Object.assign(new Error("Cannot use the connection as it was aborted"), { name: "AbortError" });
+}
+
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "bigint") return `${value}n`;

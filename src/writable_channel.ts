@@ -14,7 +14,10 @@ export interface FlushResult {
 
 /** Options of a flush or a write. */
 export interface FlushOptions {
-  /** Aborting rejects a flush that waits for backpressure with `signal.reason`; the bytes stay. */
+  /**
+   * Aborting rejects a flush that waits for backpressure with `signal.reason`; the bytes stay.
+   * A `write` or `writeUtf8` given a signal already aborted writes nothing.
+   */
   signal?: AbortSignal;
 }
 

@@ -120,6 +120,25 @@ describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
     assert.equal(pool.stats().rentedBlocks, 0);
   });
 
+  it("writes nothing for a write given an aborted signal, so a retry writes the bytes once", async () => {
+    const path = join(dir, "aborted-write.bin");
+    const pool = new MemoryPool({ debug: true });
+    const writer = createFile(path, { pool });
+    const data = new Uint8Array(10_000).map((_, i) => (i * 13) & 0xff);
+    const reason = new Error("gave up");
+    const aborted = AbortSignal.abort(reason);
+    await writer.writeUtf8("head ");
+    await assert.rejects(writer.write(data, { signal: aborted }), (error) => error === reason);
+    await assert.rejects(writer.writeUtf8("text", { signal: aborted }), (error) => error === reason);
+    assert.equal(writer.unflushedBytes, 0);
+    await writer.write(data); // the retry
+    writer.complete();
+    await writer.closed;
+    const head = new TextEncoder().encode("head ");
+    assert.deepEqual(new Uint8Array(readFileSync(path)), new Uint8Array([...head, ...data]));
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
   it("reads readSize bytes a call into one block, any readSize giving the same bytes", async () => {
     const path = join(dir, "read-size.bin");
     const data = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);

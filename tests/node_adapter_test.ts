@@ -1,4 +1,3 @@
-import type { Socket } from "node:net";
 import process from "node:process";
 import { describe } from "node:test";
 import * as node from "../src/adapters/node.ts";
@@ -10,5 +9,5 @@ const skip = onNode ? false : "runs under Node only (node --test dist/tests/node
 
 // Skipped as a suite where the runner shows the reason (Node, Deno); case by case under Bun.
 describe("node adapter (node:net, node:tls)", { skip: g.Bun === undefined ? skip : false }, () => {
-  tcpCases(node, { reset: (socket: Socket) => socket.resetAndDestroy() }, skip);
+  tcpCases(node, { resets: true }, skip);
 });

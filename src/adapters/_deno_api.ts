@@ -17,6 +17,8 @@ export interface DenoConn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
+  /** `Deno.TlsConn` only: completes the TLS handshake (otherwise done by the first read or write). */
+  handshake?(): Promise<unknown>;
   close(): void;
   setNoDelay?(noDelay?: boolean): void;
 }

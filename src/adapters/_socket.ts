@@ -1,34 +1,42 @@
-// The part of a socket connection every runtime shares: two channels, the input side fed by
-// the runtime's read events, the output side drained by a pump that hands pool views to the
-// runtime's write. Each adapter supplies a `SocketDriver` (how to pause, write, end, destroy)
-// and reports the socket's events (`peerEnded`, `failed`, `socketClosed`).
+// The one connection every runtime shares (DESIGN §5): two channels, the input side fed by the
+// runtime's reads, the output side drained by a pump that hands pool views to the runtime's
+// write, and the lifecycle (graceful close with linger, abort, handler outcome). A runtime
+// supplies only a `SocketDriver` (how to resume reading, write, shut down, close, reset) and
+// reports the socket's events (`received`, `peerEnded`, `failed`, `socketClosed`): Node and Bun
+// push reads as they come, Deno's driver pulls with `conn.read(view)` in a loop.
 //
 // Internal (underscore file): not exported from any entry point.
 
 import { Channel } from "../channel.ts";
 import type { Connection, ConnectionHandler, NetAddr } from "../connection.ts";
-import { isIntegerIn, rangeError, typeError } from "../errors.ts";
-import { MemoryPool } from "../memory_pool.ts";
+import { connectionAborted } from "../errors.ts";
+import type { MemoryPool } from "../memory_pool.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { ReadableChannel } from "../readable_channel.ts";
 import type { FlushOptions, FlushResult, WritableChannel } from "../writable_channel.ts";
 
-/** What the shared connection needs from the runtime's socket. */
+/**
+ * What the shared connection needs from the runtime's socket. A driver stops reading by itself
+ * when {@linkcode SocketConnection.received} returns `false`, and reads again on `resume`.
+ * After `close` or `reset` it reports {@linkcode SocketConnection.socketClosed} once the
+ * socket is closed and the runtime writes into no view the connection lent it.
+ */
 export interface SocketDriver {
-  /** Stop reading from the socket (backpressure). */
-  pause(): void;
-  /** Read again. */
+  /** Read again after a `received` that returned `false`. */
   resume(): void;
   /**
    * Hands every segment view of `buffer` to the socket. Returns a promise that settles once
    * the runtime holds no reference to any of them (so the blocks may go back to the pool), or
-   * `undefined` when the runtime was done with them before `write` returned.
+   * `undefined` when the runtime was done with them before `write` returned. Rejects when the
+   * socket failed or closed before taking every byte.
    */
   write(buffer: ReadableBuffer): Promise<void> | undefined;
-  /** Half-close: send FIN once everything written was sent; reading goes on. */
+  /** Shuts down the write side (FIN) after every byte written; reading goes on. */
   end(): void;
-  /** Close at once (with `error`: abortively). */
-  destroy(error?: unknown): void;
+  /** Closes the socket (its write side is shut down already, or the socket failed). */
+  close(): void;
+  /** Closes the socket abortively: a reset (RST) where the runtime can send one. */
+  reset(): void;
 }
 
 // Bytes libuv / the runtime should be able to read in one go: a getMemory view shorter than
@@ -45,13 +53,16 @@ const BULK_READ_BYTES = 65536;
 // streaming at once): every oversize block is a WebAssembly memory of its own, and V8 reserves
 // address space for each; those connections read into regular blocks instead.
 const MAX_BULK_BLOCKS = 16;
-// Where reads go once the input side is completed (peer gone, connection closed): nothing
-// reads these bytes, so one buffer serves every connection.
+// Where reads go once input is dropped (peer gone, connection closing): nothing reads these
+// bytes, so one buffer serves every connection, even reads in flight at once (Deno).
 const DISCARD = new Uint8Array(MIN_READ_BYTES);
-// Where a reader that is not streaming reads (see readInto): one buffer for every connection.
-// Safe to share: a runtime that reads into caller memory (Node's `onread`) reports each read
-// (`received`, which copies it out at once) before it asks for the next buffer, and reads one
-// socket at a time on the one JavaScript thread.
+/**
+ * Where a reader that is not streaming reads (see readInto) unless its driver brings a buffer
+ * of its own: one buffer for every connection. Safe to share for a runtime that reads into
+ * caller memory synchronously (Node's `onread`): it reports each read (`received`, which
+ * copies it out at once) before it asks for the next buffer, one socket at a time on the one
+ * JavaScript thread. A driver whose reads are in flight at once (Deno) brings its own.
+ */
 const IDLE_READ = new Uint8Array(4096);
 const UNKNOWN_ADDR: NetAddr = Object.freeze({ hostname: "", port: 0 });
 
@@ -61,7 +72,7 @@ const UNKNOWN_ADDR: NetAddr = Object.freeze({ hostname: "", port: 0 });
  * fewer than MAX_BULK_BLOCKS oversize blocks out. A pool near its `maxBytes` gives a regular
  * block instead of failing the read.
  */
-export function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: boolean, minimum: number): Uint8Array {
+function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: boolean, minimum: number): Uint8Array {
   if (bulk && pool.stats().oversizeBlocks < MAX_BULK_BLOCKS) {
     try {
       return writer.getMemory(BULK_READ_BYTES);
@@ -73,7 +84,7 @@ export function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: 
 }
 
 /** Wakes an output pump parked until the next flush (see {@linkcode NotifyingWriter}). */
-export class PumpBell {
+class PumpBell {
   #parked: (() => void) | undefined;
   /** Wakes the parked pump, if any. */
   ring(): void {
@@ -89,14 +100,14 @@ export class PumpBell {
 }
 
 /**
- * `writer`, ringing `bell` after every flush, write and completion. An adapter's output pump
- * parks on the bell, so it runs one microtask after the flush rather than at the channel's
- * reader wake-up, a few microtasks later (Channel's WAKE_DELAY_MICROTASKS): the bytes reach
- * the socket before the flushing code goes on, and flushes made in a row without awaiting
- * still go out in one write. Methods on a prototype: an idle connection costs less heap than
- * with a closure each.
+ * `writer`, ringing `bell` after every flush, write and completion. The output pump parks on
+ * the bell, so it runs one microtask after the flush rather than at the channel's reader
+ * wake-up, a few microtasks later (Channel's WAKE_DELAY_MICROTASKS): the bytes reach the
+ * socket before the flushing code goes on, and flushes made in a row without awaiting still go
+ * out in one write. Methods on a prototype: an idle connection costs less heap than with a
+ * closure each.
  */
-export class NotifyingWriter implements WritableChannel {
+class NotifyingWriter implements WritableChannel {
   readonly #writer: WritableChannel;
   readonly #bell: PumpBell;
 
@@ -137,18 +148,37 @@ export class NotifyingWriter implements WritableChannel {
   }
 }
 
+/** How input ends: cleanly (the peer's FIN, the socket closed) or with an error. */
+interface InputEnd {
+  readonly failed: boolean;
+  readonly error: unknown;
+}
+const INPUT_ENDED: InputEnd = Object.freeze({ failed: false, error: undefined });
+
 /**
- * A connection over a runtime socket. The adapter creates it, then calls {@linkcode attach}
- * with its driver, and reports the socket's events.
+ * A connection over a runtime socket. The adapter creates it, calls {@linkcode attach} with its
+ * driver once the socket is open, and reports the socket's events.
  *
- * Input: the runtime either reads into {@linkcode readInto} views (zero-copy) and reports with
- * {@linkcode received}, or hands over its own chunks to {@linkcode receivedCopy} (one copy).
- * Both return `false` when the socket should stop reading: a flush is waiting for the reader.
- * The socket is resumed through the driver once the flushes settle.
+ * Input: the runtime either reads into {@linkcode readInto} views (zero-copy while bytes stream
+ * in) and reports with {@linkcode received}, or hands over its own chunks to
+ * {@linkcode receivedCopy} (one copy). Both return `false` when the socket should stop reading:
+ * a flush waits for the reader; the driver is resumed once the flushes settle. While the
+ * runtime holds a view of pool memory (a read in progress), the input channel is not completed,
+ * so its blocks cannot go back to the pool under the read.
  *
  * Output: one pump reads the output channel and hands every segment view to the driver,
  * keeping the blocks (no `advanceTo`) until the driver says the runtime is done with them.
  * `output` tells the pump of each flush itself (see {@linkcode NotifyingWriter}).
+ *
+ * Lifecycle (DESIGN §5); each step happens once, in this order or skipping some:
+ *
+ * | step | what starts it | what it does |
+ * | --- | --- | --- |
+ * | closing | `close()`, a handler that returned | completes both of your channels; input read from now on is dropped |
+ * | FIN | the pump wrote the last byte of a completed `output` | `driver.end()` |
+ * | lingering | closing, FIN sent, the peer not ended | waits `lingerMs` for the peer's FIN |
+ * | released | FIN sent and the peer ended, linger over, a socket error: `driver.close()`; `abort()`: `driver.reset()` | the runtime closes the socket |
+ * | closed | the driver's `socketClosed()` | `closed` settles once the pump returned its blocks |
  */
 export class SocketConnection implements Connection {
   /** Bytes from the peer. */
@@ -164,17 +194,21 @@ export class SocketConnection implements Connection {
 
   readonly #in: Channel;
   readonly #out: Channel;
-  readonly #pauseThreshold: number;
-  readonly #minRead: number;
   readonly #pool: MemoryPool;
-  // Length of the last readInto view, and whether the read into it filled it (the next view
-  // may then be a bulk one).
+  readonly #minRead: number;
+  readonly #lingerMs: number;
+  // Length of the last readInto view, whether the read into it filled it (the next view may
+  // then be a bulk one), whether it is an idle buffer (copied out) and which.
   #readLength = 0;
   #bulk = false;
-  // The last readInto view is the shared IDLE_READ buffer, not pool memory.
   #idleRead = false;
+  #idleView: Uint8Array = IDLE_READ;
+  // The runtime holds a view of the input channel's pool memory (a read in progress).
+  #viewLent = false;
   #driver: SocketDriver | undefined;
-  // The input writer completed (peer end, error, close): reads go to DISCARD from now on.
+  // Set once input should end (the peer's FIN, an error, abort, the socket closed): reads go
+  // to DISCARD from then on. #inputDone: the input writer is completed (see #finishInput).
+  #inputEnd: InputEnd | undefined;
   #inputDone = false;
   // The socket can no longer send: the pump completes the output reader (with #outputError
   // when #outputFailed) at its next step.
@@ -184,21 +218,28 @@ export class SocketConnection implements Connection {
   // Input flushes not yet settled, and whether the socket was paused for them.
   #flushesPending = 0;
   #paused = false;
+  // Lifecycle flags (see the table above).
+  #closing = false;
+  #aborted = false;
+  #finSent = false;
+  #peerEnded = false;
+  #released = false;
   #socketClosed = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveSocketClosed!: () => void;
   #pump: Promise<void> = Promise.resolve();
   // Wakes the output pump parked until a flush (see NotifyingWriter).
   readonly #bell = new PumpBell();
 
   /** Creates the channels; nothing is rented until bytes arrive or a view is asked for. */
-  constructor(pool: MemoryPool) {
+  constructor(pool: MemoryPool, lingerMs: number) {
     this.#in = new Channel({ pool });
     this.#out = new Channel({ pool });
     this.input = this.#in.reader;
     this.output = new NotifyingWriter(this.#out.writer, this.#bell);
-    this.#pauseThreshold = 65536; // Channel's default pauseWriterThreshold
     this.#minRead = Math.min(MIN_READ_BYTES, pool.blockSize);
     this.#pool = pool;
+    this.#lingerMs = lingerMs;
     const socketClosed = new Promise<void>((resolve) => (this.#resolveSocketClosed = resolve));
     this.closed = socketClosed.then(() => this.#pump);
   }
@@ -209,63 +250,83 @@ export class SocketConnection implements Connection {
     this.#pump = this.#pumpOutput(driver);
   }
 
-  /** Closes the socket at once; both channels complete, pending reads and flushes end. */
-  close(): void {
-    if (this.#socketClosed) return;
-    // Destroy first: the runtime must stop reading into pool views before their blocks go back.
-    this.#driver?.destroy();
-    this.#completeInput();
-    this.#stopOutput(false, undefined);
+  /** Closes gracefully: see {@linkcode Connection.close}. */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      // Your sides: a pending read rejects (READER_COMPLETED); completing output commits what
+      // was advanced but not flushed, and the pump sends it, then FIN.
+      this.#in.reader.complete();
+      this.output.complete();
+      this.#maybeRelease();
+    }
+    return this.closed;
   }
 
-  /**
-   * Ends the connection for a `listen` handler that settled: what the handler wrote is sent,
-   * then FIN; further input is dropped. With an error, the socket is destroyed at once.
-   */
-  finish(error?: unknown): void {
-    this.input.complete();
-    if (error === undefined) this.output.complete();
-    else {
-      this.output.complete(error);
-      this.close();
-    }
+  /** Ends the connection at once: see {@linkcode Connection.abort}. */
+  abort(reason?: unknown): void {
+    if (this.#aborted || this.#socketClosed) return;
+    const error = reason === undefined ? connectionAborted() : reason;
+    this.#aborted = this.#closing = true;
+    this.#endInput({ failed: true, error });
+    // Input that had ended before is yours to finish reading no more: its blocks come back.
+    if (this.#inputDone) this.#in.reader.complete();
+    this.#stopOutput(true, error);
+    this.#release(true);
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**
    * A view for the runtime to read into: while bytes stream in (the last read filled its
    * view), pool memory (the zero-copy path): the rest of the write head or a fresh block, a
-   * bulk block of {@linkcode BULK_READ_BYTES} when the pool has few out; otherwise the shared
-   * 4 KiB idle buffer, copied out by {@linkcode received}. The runtime may hold the view while
-   * the socket is idle: only after a read that filled its view is that pool memory.
+   * bulk block of {@linkcode BULK_READ_BYTES} when the pool has few out; otherwise `idle` (a
+   * buffer of the driver's own, or the shared 4 KiB one), copied out by {@linkcode received}.
+   * The runtime may hold the view while the socket is idle: only after a read that filled its
+   * view is that pool memory.
    */
-  readInto(): Uint8Array {
-    if (this.#inputDone) return DISCARD;
-    // Not streaming (the first read, or the last one did not fill its view): the shared idle
-    // buffer, copied out on arrival, so an idle socket holds no pool memory (Node keeps the
-    // buffer it was given until the socket is next readable). bench/idle_connections.ts.
+  readInto(idle: Uint8Array = IDLE_READ): Uint8Array {
+    if (this.#inputEnd !== undefined || this.#closing) {
+      this.#idleRead = false;
+      return DISCARD;
+    }
+    // Not streaming (the first read, or the last one did not fill its view): the idle buffer,
+    // copied out on arrival, so an idle socket holds no pool memory (Node keeps the buffer it
+    // was given until the socket is next readable). bench/idle_connections.ts.
     this.#idleRead = !this.#bulk;
     if (this.#idleRead) {
-      this.#readLength = IDLE_READ.length;
-      return IDLE_READ;
+      this.#idleView = idle;
+      this.#readLength = idle.length;
+      return idle;
     }
     try {
       const view = socketReadView(this.#in.writer, this.#pool, this.#bulk, this.#minRead);
       this.#readLength = view.length;
+      this.#viewLent = true;
       return view;
     } catch (error) {
       // The pool is at its limit (maxBytes): fail the connection rather than the runtime's read loop.
-      this.#fail(error);
+      this.failed(error);
       return DISCARD;
     }
   }
 
   /** `byteCount` bytes were read into the last {@linkcode readInto} view; `false`: pause reading. */
   received(byteCount: number): boolean {
-    if (this.#inputDone) return true;
-    this.#bulk = byteCount === this.#readLength;
+    this.#viewLent = false;
+    if (this.#inputEnd !== undefined || this.#closing) {
+      this.#finishInput();
+      return true;
+    }
+    // A filled view means more is likely there; an idle buffer below the shared one's size is
+    // grown by its driver and read into once more before pool memory is.
+    this.#bulk = byteCount === this.#readLength && (!this.#idleRead || byteCount >= IDLE_READ.length);
     if (this.#idleRead) {
-      // The one copy of this path: small reads, out of the shared idle buffer.
-      return this.#flushed(this.#in.writer.write(IDLE_READ.subarray(0, byteCount)));
+      // The one copy of this path: small reads, out of the idle buffer.
+      return this.#flushed(this.#in.writer.write(this.#idleView.subarray(0, byteCount)));
     }
     this.#in.writer.advance(byteCount);
     return this.#flushed(this.#in.writer.flush());
@@ -273,42 +334,67 @@ export class SocketConnection implements Connection {
 
   /** A chunk the runtime allocated; copied once into pool memory. `false`: pause reading. */
   receivedCopy(chunk: Uint8Array): boolean {
-    if (this.#inputDone) return true;
+    if (this.#inputEnd !== undefined || this.#closing) return true;
     // The one copy: this runtime path cannot read into pool memory.
     return this.#flushed(this.#in.writer.write(chunk));
   }
 
-  /** The peer sent FIN: the input completes after the bytes before it. */
+  /** The peer sent FIN: input completes after the bytes before it; the runtime reads no more. */
   peerEnded(): void {
-    this.#completeInput();
+    this.#peerEnded = true;
+    this.#viewLent = false;
+    this.#endInput(INPUT_ENDED);
+    this.#maybeRelease();
   }
 
-  /** The socket failed (reset, TLS error, …): both sides learn the error. */
+  /** The socket failed (reset, TLS error, …): both sides learn the error; the socket closes. */
   failed(error: unknown): void {
-    this.#fail(error);
+    this.#viewLent = false;
+    this.#endInput({ failed: true, error });
+    this.#stopOutput(true, error);
+    this.#release(false);
   }
 
-  /** The socket is closed: nothing more comes in or goes out. */
+  /** The socket is closed and the runtime writes into no view any more. */
   socketClosed(error?: unknown): void {
-    if (error !== undefined) this.#fail(error);
-    this.#completeInput();
-    this.#stopOutput(false, undefined);
-    this.#socketClosed = true;
+    if (this.#socketClosed) return;
+    this.#socketClosed = this.#released = true;
+    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    this.#viewLent = false;
+    this.#endInput(error === undefined ? INPUT_ENDED : { failed: true, error });
+    this.#stopOutput(error !== undefined, error);
     this.#resolveSocketClosed();
   }
 
-  #fail(error: unknown): void {
-    if (!this.#inputDone) {
-      this.#inputDone = true;
-      this.#in.writer.complete(error);
-    }
-    this.#stopOutput(true, error);
+  /**
+   * A connection whose socket never opened (a failed connect): releases what it holds and
+   * settles `closed`.
+   */
+  discard(error: unknown): void {
+    this.socketClosed(error);
+    this.#in.reader.complete();
+    this.#out.writer.complete();
   }
 
-  #completeInput(): void {
-    if (this.#inputDone) return;
+  // ---- lifecycle ----
+
+  #endInput(end: InputEnd): void {
+    if (this.#inputEnd === undefined) this.#inputEnd = end;
+    this.#finishInput();
+  }
+
+  /**
+   * Completes the input writer once input should end and no view of its memory is lent to the
+   * runtime (a read in progress would write into blocks gone back to the pool). After abort,
+   * completes your side too, so every block comes back.
+   */
+  #finishInput(): void {
+    const end = this.#inputEnd;
+    if (this.#inputDone || end === undefined || this.#viewLent) return;
     this.#inputDone = true;
-    this.#in.writer.complete();
+    if (end.failed) this.#in.writer.complete(end.error);
+    else this.#in.writer.complete();
+    if (this.#aborted) this.#in.reader.complete();
   }
 
   #stopOutput(failed: boolean, error: unknown): void {
@@ -320,12 +406,39 @@ export class SocketConnection implements Connection {
     this.#bell.ring();
   }
 
+  /**
+   * Releases the socket once FIN is sent: at once when the peer ended too, else (closing) after
+   * the linger, reading and dropping input meanwhile so the close sends no reset.
+   */
+  #maybeRelease(): void {
+    if (this.#released || !this.#finSent) return;
+    if (this.#peerEnded) return this.#release(false);
+    if (!this.#closing || this.#lingerTimer !== undefined) return;
+    if (this.#lingerMs === 0) return this.#release(false);
+    this.#lingerTimer = setTimeout(this.#lingerOver, this.#lingerMs);
+  }
+
+  readonly #lingerOver = (): void => {
+    this.#lingerTimer = undefined;
+    this.#release(false);
+  };
+
+  #release(reset: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    const driver = this.#driver;
+    if (driver === undefined) return;
+    if (reset) driver.reset();
+    else driver.close();
+  }
+
   // Mutate the count, then decide: pause when an earlier flush still waits, or when this one
   // took the reader's unexamined bytes to the pause threshold (its flush waits).
   #flushed(flush: Promise<FlushResult>): boolean {
     this.#flushesPending++;
     flush.then(this.#onFlushed, this.#onFlushFailed);
-    if (this.#flushesPending > 1 || this.#in.unexaminedBytes >= this.#pauseThreshold) {
+    if (this.#flushesPending > 1 || this.#in.unexaminedBytes >= PAUSE_THRESHOLD) {
       this.#paused = true;
       return false;
     }
@@ -335,19 +448,19 @@ export class SocketConnection implements Connection {
   readonly #onFlushed = (): void => {
     if (--this.#flushesPending === 0 && this.#paused) {
       this.#paused = false;
-      if (!this.#socketClosed) this.#driver?.resume();
+      if (!this.#released) this.#driver?.resume();
     }
   };
 
-  // The user completed the input reader with an error: abort the connection with it.
+  // You completed the input reader with an error: abort the connection with it.
   readonly #onFlushFailed = (error: unknown): void => {
     this.#flushesPending--;
-    this.#fail(error);
-    this.#driver?.destroy(error);
+    this.abort(error);
   };
 
   async #pumpOutput(driver: SocketDriver): Promise<void> {
     const reader = this.#out.reader;
+    let writing = false;
     try {
       for (;;) {
         if (this.#outputStopped) break;
@@ -362,32 +475,53 @@ export class SocketConnection implements Connection {
         const completed = result.isCompleted;
         if (length > 0) {
           // The blocks stay rented (no advanceTo) until the runtime is done with the views.
+          writing = true;
           const written = driver.write(buffer);
           if (written !== undefined) await written;
+          writing = false;
         }
         reader.advanceTo(length);
-        if (completed) {
+        if (completed && !this.#outputStopped) {
           reader.complete();
+          this.#finSent = true;
           driver.end();
+          this.#maybeRelease();
           return;
         }
-        if (this.#outputStopped) break;
       }
       if (this.#outputFailed) reader.complete(this.#outputError);
       else reader.complete();
     } catch (error) {
-      // The writer completed with an error (abort the socket with it), or a write failed.
-      reader.complete(error);
-      driver.destroy(error);
+      if (this.#outputStopped) {
+        // The write failed because the socket was closed or aborted under it.
+        reader.complete(this.#outputFailed ? this.#outputError : error);
+      } else if (writing) {
+        // The socket failed: your next flush rejects with its error.
+        reader.complete(error);
+        this.failed(error);
+      } else {
+        // You completed output with an error: abort the connection with it.
+        reader.complete(error);
+        this.abort(error);
+      }
     }
+    // Unsent bytes are dropped; your side is completed so its blocks come back.
+    if (this.#aborted) this.#out.writer.complete();
   }
 }
 
-/** Runs a `listen` handler; the connection is finished when it settles. */
+// Channel's default pauseWriterThreshold: the input channel's backpressure.
+const PAUSE_THRESHOLD = 65536;
+
+/**
+ * Runs a `listen` handler: when it returns the connection closes gracefully; when it throws or
+ * rejects the connection is aborted with the error (a reset where the runtime can send one)
+ * and `onError` gets it.
+ */
 export function runHandler(
   connection: SocketConnection,
   handler: ConnectionHandler,
-  onError: ((error: unknown) => void) | undefined,
+  onError: (error: unknown) => void,
 ): void {
   let settled: Promise<void>;
   try {
@@ -395,37 +529,14 @@ export function runHandler(
   } catch (error) {
     settled = Promise.reject(error);
   }
-  settled.then(() => connection.finish(), (error: unknown) => {
-    connection.finish(error ?? new Error("The connection handler failed"));
+  settled.then(() => void connection.close(), (error: unknown) => {
+    connection.abort(error ?? new Error("The connection handler failed"));
     try {
-      if (onError !== undefined) onError(error);
-      else console.error(error);
+      onError(error);
     } catch (reportError) {
       console.error(reportError);
     }
   });
-}
-
-/** The pool option, checked. */
-export function poolOf(pool: MemoryPool | undefined, what: string): MemoryPool {
-  if (pool === undefined) return MemoryPool.shared;
-  if (!(pool instanceof MemoryPool)) throw typeError(what, "pool must be a MemoryPool", pool);
-  return pool;
-}
-
-/** The port option, checked: 1..65535 to connect, 0..65535 to listen. */
-export function portOf(port: unknown, min: 0 | 1, what: string): number {
-  if (!isIntegerIn(port, min, 65535)) throw rangeError(what, `port must be an integer from ${min} to 65535`, port);
-  return port;
-}
-
-/** The hostname option, checked. */
-export function hostnameOf(hostname: unknown, what: string): string {
-  if (hostname === undefined) return "127.0.0.1";
-  if (typeof hostname !== "string" || hostname === "") {
-    throw typeError(what, "hostname must be a non-empty string", hostname);
-  }
-  return hostname;
 }
 
 /** An address from what a runtime reports. */

@@ -13,6 +13,11 @@
  * (blocks adjacent in memory go as one view, so one `write`); the rest is written from the
  * `drain` handler, and blocks go back to the pool once every byte was taken.
  *
+ * Ends (see {@linkcode Connection}): `close()` and a handler that returns send every byte, then
+ * FIN (`shutdown()`), then close the socket (`end()`) once the peer ended or `lingerMs` passed;
+ * `abort()` and a handler that throws reset it (`terminate()`: SO_LINGER 0, the peer sees
+ * `ECONNRESET`), for TLS too.
+ *
  * @example Echo over loopback
  * ```ts ignore
  * import { connect, listen } from "@channels/channels/bun";
@@ -31,7 +36,7 @@
  * const { buffer } = await conn.input.readAtLeast(4);
  * console.log(new TextDecoder().decode(buffer.toUint8Array())); // "ping"
  * conn.input.advanceTo(buffer.length);
- * conn.input.complete();
+ * await conn.close();
  * await listener.close();
  * ```
  *
@@ -50,21 +55,30 @@ import type {
   ListenTlsOptions,
   NetAddr,
 } from "../connection.ts";
-import { typeError } from "../errors.ts";
+import { socketError, typeError } from "../errors.ts";
 import type { MemoryPool } from "../memory_pool.ts";
 import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
-import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
+import {
+  checkConnect,
+  checkConnectTls,
+  checkListen,
+  checkListenTls,
+  type ConnectSettings,
+  type ListenSettings,
+} from "./_options.ts";
+import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
 /**
  * Opens a TCP connection with `Bun.connect`.
  *
- * @param options Host, port, pool and an abort signal.
+ * @param options Host, port, pool, an abort signal and `lingerMs`.
  * @returns The connection, once connected.
  * @throws {RangeError} When `port` is not an integer from 1 to 65535 (as a rejection).
- * @throws {TypeError} When not running on Bun (as a rejection).
- * @throws {Error} Bun's connection error (`ECONNREFUSED`, …), or `signal.reason` (as a rejection).
+ * @throws {TypeError} When another option has the wrong type, or when not running on Bun (as a rejection).
+ * @throws {Error} "Cannot connect to host:port as the socket failed: …" with Bun's `code`
+ *   (`ECONNREFUSED`, …), or `signal.reason` (as a rejection).
  *
  * @example Options are checked before Bun is asked (the module example shows a whole echo)
  * ```ts
@@ -75,7 +89,7 @@ export * from "./_common_exports.ts";
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  return await open(options, undefined, "connect");
+  return await open(checkConnect(options, "connect"), undefined, "connect to");
 }
 
 /**
@@ -84,7 +98,9 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * @param options Those of {@linkcode connect}, plus extra CA certificates and the server name.
  * @returns The connection, once the handshake is done.
  * @throws {RangeError} When `port` is out of range (as a rejection).
- * @throws {Error} Bun's connection or certificate error (as a rejection).
+ * @throws {TypeError} When `caCerts` is not an array of strings, or another option has the wrong type (as a rejection).
+ * @throws {Error} "Cannot connect with TLS to host:port as the socket failed: …" (a refused
+ *   connection, an untrusted certificate, …) (as a rejection).
  *
  * @example Options: CA certificates and the server name to verify
  * ```ts
@@ -95,28 +111,26 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
-  const what = "connect with TLS";
-  const { caCerts, serverName } = options;
-  if (caCerts !== undefined && (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))) {
-    throw typeError(what, "caCerts must be an array of PEM strings", caCerts);
-  }
-  const tls: BunTlsOptions = {};
-  if (caCerts !== undefined) tls.ca = [...rootCertificates, ...caCerts];
-  if (serverName !== undefined) tls.serverName = serverName;
-  return await open(options, tls, what);
+  const settings = checkConnectTls(options);
+  // Verify the server, as Node and Deno do (Bun's default would not).
+  const tls: BunTlsOptions = { rejectUnauthorized: true };
+  if (settings.caCerts !== undefined) tls.ca = [...rootCertificates, ...settings.caCerts];
+  if (settings.serverName !== undefined) tls.serverName = settings.serverName;
+  return await open(settings, tls, "connect with TLS to");
 }
 
 /**
  * Listens for TCP connections with `Bun.listen` and calls `handler` for each, concurrently.
- * The connection is closed when the handler settles: what it wrote is sent, then FIN. A
- * handler that throws has its connection closed and the error goes to `options.onError`
- * (else `console.error`).
+ * When the handler returns, its connection closes gracefully (what it wrote is sent, then FIN,
+ * then the socket closes once the peer ends or `lingerMs` passed); when it throws, the
+ * connection is reset and the error goes to `options.onError` (else `console.error`).
  *
- * @param options Address, port (0 lets the system choose), pool and `onError`.
+ * @param options Address, port (0 lets the system choose), pool, `lingerMs` and `onError`.
  * @param handler Serves one connection.
  * @returns The listener.
  * @throws {RangeError} When `port` is not an integer from 0 to 65535 (as a rejection).
- * @throws {TypeError} When not running on Bun (as a rejection).
+ * @throws {TypeError} When `handler` is not a function, an option has the wrong type, or not running on Bun (as a rejection).
+ * @throws {Error} "Cannot listen on host:port as the socket failed: …" with Bun's `code` (`EADDRINUSE`, …) (as a rejection).
  *
  * @example Options: the address, the pool, and where handler errors go
  * ```ts
@@ -130,7 +144,7 @@ export async function listen(
   options: ListenOptions & HandlerErrorOptions,
   handler: ConnectionHandler,
 ): Promise<Listener> {
-  return await serve(options, handler, undefined, "listen");
+  return await serve(checkListen(options, handler, "listen"), handler, undefined, "listen on");
 }
 
 /**
@@ -154,16 +168,14 @@ export async function listenTls(
   options: ListenTlsOptions & HandlerErrorOptions,
   handler: ConnectionHandler,
 ): Promise<Listener> {
-  const what = "listen with TLS";
-  if (typeof options?.cert !== "string") throw typeError(what, "cert must be a PEM string", options?.cert);
-  if (typeof options.key !== "string") throw typeError(what, "key must be a PEM string", options.key);
-  return await serve(options, handler, { cert: options.cert, key: options.key }, what);
+  const settings = checkListenTls(options, handler);
+  return await serve(settings, handler, { cert: settings.cert, key: settings.key }, "listen with TLS on");
 }
 
 // ---- Bun's socket API, as far as we use it (our own types: no `Bun` in public signatures) ----
 
 interface BunSocket {
-  data: SocketState;
+  data: BunDriver;
   write(data: Uint8Array): number;
   end(): void;
   shutdown(halfClose?: boolean): void;
@@ -184,10 +196,12 @@ interface BunSocketHandler {
   end(socket: BunSocket): void;
   close(socket: BunSocket, error?: Error): void;
   error(socket: BunSocket, error: Error): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
   connectError?(socket: BunSocket, error: Error): void;
 }
 
 interface BunTlsOptions {
+  rejectUnauthorized?: boolean;
   ca?: string[];
   serverName?: string;
   cert?: string;
@@ -199,7 +213,7 @@ interface BunSocketOptions {
   port: number;
   allowHalfOpen: boolean;
   socket: BunSocketHandler;
-  data?: SocketState;
+  data?: BunDriver;
   tls?: BunTlsOptions;
 }
 
@@ -223,10 +237,11 @@ function bun(what: string): BunApi {
 // ---- internals ----
 
 /**
- * One socket's state: the connection, the views a partial write left for `drain`, and the
- * half-close flags (Bun closes a half-open socket only when told to).
+ * One socket's driver: writes pool views (the views a partial write left go out from
+ * `drain`), shuts down, closes and resets the socket, and reports Bun's events to the
+ * connection.
  */
-class SocketState implements SocketDriver {
+class BunDriver implements SocketDriver {
   readonly connection: SocketConnection;
   socket: BunSocket | undefined;
   #views: Uint8Array[] = [];
@@ -235,12 +250,25 @@ class SocketState implements SocketDriver {
   readonly #runs: Uint8Array[] = [];
   #resolve: (() => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
-  #writeEnded = false;
-  #peerEnded = false;
   #closed = false;
+  // A TLS client's handshake: Bun.connect resolves before it is done.
+  #handshake: { resolve(): void; reject(error: unknown): void } | undefined;
 
-  constructor(pool: MemoryPool) {
-    this.connection = new SocketConnection(pool);
+  constructor(pool: MemoryPool, lingerMs: number) {
+    this.connection = new SocketConnection(pool, lingerMs);
+  }
+
+  /** Settles when Bun's `handshake` callback (or `close`) comes. */
+  handshaken(): Promise<void> {
+    return new Promise<void>((resolve, reject) => (this.#handshake = { resolve, reject }));
+  }
+
+  /** Bun's `handshake`. */
+  handshook(success: boolean, authorizationError: Error | null): void {
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    if (success && authorizationError === null) handshake?.resolve();
+    else handshake?.reject(authorizationError ?? new Error("The TLS handshake failed"));
   }
 
   /** Bun's `open`: the socket is usable. */
@@ -249,10 +277,6 @@ class SocketState implements SocketDriver {
     this.connection.localAddr = netAddr(socket.localAddress, socket.localPort);
     this.connection.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
     this.connection.attach(this);
-  }
-
-  pause(): void {
-    if (!this.#closed) this.socket?.pause();
   }
 
   resume(): void {
@@ -318,30 +342,25 @@ class SocketState implements SocketDriver {
     else reject?.(error);
   }
 
+  /** FIN; the socket stays open for reading (`allowHalfOpen`). */
   end(): void {
-    this.#writeEnded = true;
-    if (this.#closed) return;
-    if (this.#peerEnded) this.socket?.end();
-    else this.socket?.shutdown();
+    if (!this.#closed) this.socket?.shutdown();
   }
 
-  /** Bun's `end`: the peer sent FIN. */
-  peerEnded(): void {
-    this.#peerEnded = true;
-    this.connection.peerEnded();
-    if (this.#writeEnded && !this.#closed) this.socket?.end();
+  /** Bun closes a half-open socket only when told to. */
+  close(): void {
+    if (!this.#closed) this.socket?.end();
   }
 
-  destroy(error?: unknown): void {
-    if (this.#closed) return;
-    if (error === undefined) this.socket?.end();
-    else this.socket?.terminate();
+  reset(): void {
+    if (!this.#closed) this.socket?.terminate();
   }
 
   /** Bun's `close`. */
   closed(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#handshake?.reject(error ?? closedError());
     this.#settleWrite(error ?? closedError());
     this.connection.socketClosed(error);
   }
@@ -364,7 +383,7 @@ const handlers: BunSocketHandler = {
     socket.data.drained();
   },
   end(socket) {
-    socket.data.peerEnded();
+    socket.data.connection.peerEnded();
   },
   close(socket, error) {
     socket.data.closed(error);
@@ -375,72 +394,74 @@ const handlers: BunSocketHandler = {
   connectError() {
     // `Bun.connect` rejects with the error; nothing was opened.
   },
+  handshake(socket, success, authorizationError) {
+    socket.data.handshook(success, authorizationError);
+  },
 };
 
-async function open(
-  options: ConnectOptions,
-  tls: BunTlsOptions | undefined,
-  what: string,
-): Promise<Connection> {
-  if (typeof options !== "object" || options === null) throw typeError(what, "options must be an object", options);
-  const hostname = hostnameOf(options.hostname, what);
-  const port = portOf(options.port, 1, what);
-  const pool = poolOf(options.pool, what);
-  const signal = options.signal;
-  const api = bun(what);
+async function open(settings: ConnectSettings, tls: BunTlsOptions | undefined, what: string): Promise<Connection> {
+  const { hostname, port, pool, signal, lingerMs } = settings;
+  const api = bun(what === "connect to" ? "connect" : "connect with TLS");
   signal?.throwIfAborted();
-  const state = new SocketState(pool);
-  const socketOptions: BunSocketOptions = { hostname, port, allowHalfOpen: true, socket: handlers, data: state };
+  const driver = new BunDriver(pool, lingerMs);
+  const socketOptions: BunSocketOptions = { hostname, port, allowHalfOpen: true, socket: handlers, data: driver };
   if (tls !== undefined) socketOptions.tls = tls;
-  const connecting = api.connect(socketOptions);
-  if (signal === undefined) {
-    await connecting;
-    return state.connection;
-  }
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
+  const handshaken = tls === undefined ? undefined : driver.handshaken();
+  handshaken?.catch(() => {}); // awaited below, unless the connect fails first
+  const connecting = api.connect(socketOptions).then(async (socket) => {
+    await handshaken;
+    return socket;
+  });
+  let onAbort: (() => void) | undefined;
+  const aborted = signal === undefined ? undefined : new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    await Promise.race([connecting, aborted]);
-    return state.connection;
+    await (aborted === undefined ? connecting : Promise.race([connecting, aborted]));
+    return driver.connection;
   } catch (error) {
-    // Aborted: a socket that connects after all is closed at once.
-    connecting.then((socket) => socket.terminate(), () => {});
-    throw error;
+    driver.reset(); // opened, but the handshake failed
+    driver.connection.discard(error);
+    if (signal?.aborted && error === signal.reason) {
+      // Aborted: a socket that connects after all is closed at once.
+      connecting.then((socket) => socket.terminate(), () => {});
+      throw error;
+    }
+    throw socketError(what, hostname, port, error);
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }
 
 async function serve(
-  options: ListenOptions & HandlerErrorOptions,
+  settings: ListenSettings,
   handler: ConnectionHandler,
   tls: BunTlsOptions | undefined,
   what: string,
 ): Promise<Listener> {
-  if (typeof options !== "object" || options === null) throw typeError(what, "options must be an object", options);
-  if (typeof handler !== "function") throw typeError(what, "handler must be a function", handler);
-  const hostname = hostnameOf(options.hostname, what);
-  const port = portOf(options.port, 0, what);
-  const pool = poolOf(options.pool, what);
-  const onError = options.onError;
-  const api = bun(what);
-  // Listening sockets share one handler object; each accepted socket gets its state in `open`.
+  const { hostname, port, pool, lingerMs, onError } = settings;
+  const api = bun(what === "listen on" ? "listen" : "listen with TLS");
+  // Listening sockets share one handler object; each accepted socket gets its driver in `open`.
   const listenHandlers: BunSocketHandler = {
     ...handlers,
     open(socket) {
-      const state = new SocketState(pool);
-      socket.data = state;
-      state.opened(socket);
-      runHandler(state.connection, handler, onError);
+      const driver = new BunDriver(pool, lingerMs);
+      socket.data = driver;
+      driver.opened(socket);
+      runHandler(driver.connection, handler, onError);
     },
   };
   const listenOptions: BunSocketOptions = { hostname, port, allowHalfOpen: true, socket: listenHandlers };
   if (tls !== undefined) listenOptions.tls = tls;
   await Promise.resolve();
-  return new BunListenerHandle(api.listen(listenOptions));
+  let listener: BunListener;
+  try {
+    listener = api.listen(listenOptions);
+  } catch (error) {
+    throw socketError(what, hostname, port, error);
+  }
+  return new BunListenerHandle(listener);
 }
 
 /** A `Bun.listen` listener as a {@linkcode Listener}. */

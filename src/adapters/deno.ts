@@ -21,6 +21,13 @@
  * heap, up to 4 KiB once it saw larger messages); small messages cost one copy, bulk
  * transfers none.
  *
+ * Ends (see {@linkcode Connection}): `close()` and a handler that returns send every byte, then
+ * FIN (`closeWrite()`), then close the socket once the peer ended or `lingerMs` passed.
+ * `abort()` and a handler that throws drop unsent bytes and close the socket at once, but the
+ * peer sees a clean end, not a reset: Deno's sockets cannot send one (no SO_LINGER, and
+ * `conn.close()` shuts down the write side first, so even unread input only makes the reset
+ * follow the FIN).
+ *
  * Nothing here touches `Deno` at import time: the module loads in any runtime, and its
  * functions throw a `TypeError` outside Deno.
  *
@@ -48,15 +55,13 @@
  *   connection.input.advanceTo(buffer.length);
  *   if (isCompleted) break;
  * }
- * connection.close();
- * await connection.closed;
+ * await connection.close();
  * assert.equal(text, "hello");
  * ```
  *
  * @module
  */
 
-import { Channel } from "../channel.ts";
 import type {
   Connection,
   ConnectionHandler,
@@ -66,15 +71,11 @@ import type {
   Listener,
   ListenOptions,
   ListenTlsOptions,
-  NetAddr,
 } from "../connection.ts";
-import { typeError } from "../errors.ts";
-import { MemoryPool } from "../memory_pool.ts";
-import type { ReadableChannel } from "../readable_channel.ts";
-import type { WritableChannel } from "../writable_channel.ts";
+import { socketError, typeError } from "../errors.ts";
+import type { MemoryPool } from "../memory_pool.ts";
+import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
 import { denoApi, type DenoConn, type DenoFile, type DenoListener } from "./_deno_api.ts";
-import { adjacentViews } from "../readable_buffer.ts";
-import { NotifyingWriter, PumpBell, socketReadView } from "./_socket.ts";
 import {
   createFileWith,
   type FileHandleLike,
@@ -84,6 +85,8 @@ import {
   openFileWith,
   writeAll,
 } from "./_files.ts";
+import { checkConnect, checkConnectTls, checkListen, checkListenTls, type ListenSettings } from "./_options.ts";
+import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_files.ts";
@@ -91,9 +94,12 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
 /**
  * Connects to a TCP server.
  *
- * @param options The address, the pool and an abort signal.
+ * @param options The address, the pool, an abort signal and `lingerMs`.
  * @returns The connection, reading and writing as soon as it resolves.
- * @throws {TypeError} Outside Deno, or when `port` is not a port number (as rejections).
+ * @throws {RangeError} When `port` is not an integer from 1 to 65535 (as a rejection).
+ * @throws {TypeError} When another option has the wrong type, or outside Deno (as a rejection).
+ * @throws {Error} "Cannot connect to host:port as the socket failed: …" with the `code`
+ *   (`ECONNREFUSED`, …) and Deno's error as `cause`, or `signal.reason` (as a rejection).
  *
  * @example Connecting to a local server
  * ```ts
@@ -102,63 +108,86 @@ export type { FileOptions, FileReadableChannel, FileWritableChannel } from "./_f
  *
  * await using listener = await listen({ port: 0 }, async ({ output }) => {
  *   await output.writeUtf8("hello");
- *   output.complete();
  * });
  * const connection = await connect({ port: listener.addr.port });
  * const { buffer } = await connection.input.readAtLeast(5);
  * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "hello");
- * connection.close();
- * await connection.closed;
+ * await connection.close();
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  const { hostname, port, pool } = checkAddress("connect", options);
-  const signal = options.signal;
+  const { hostname, port, pool, signal, lingerMs } = checkConnect(options, "connect");
+  const api = denoApi("connect");
   signal?.throwIfAborted();
-  const conn = await denoApi("connect").connect(
-    signal === undefined ? { hostname, port, transport: "tcp" } : { hostname, port, transport: "tcp", signal },
-  );
+  let conn: DenoConn;
+  try {
+    conn = await api.connect(
+      signal === undefined ? { hostname, port, transport: "tcp" } : { hostname, port, transport: "tcp", signal },
+    );
+  } catch (error) {
+    throw signal?.aborted && error === signal.reason ? error : socketError("connect to", hostname, port, error);
+  }
   conn.setNoDelay?.(true);
-  return new DenoConnection(conn, pool);
+  return open(conn, pool, lingerMs);
 }
 
 /**
- * Connects to a TLS server through Deno's TLS. Deno verifies and sends SNI for `hostname`;
- * a different `serverName` is not supported.
+ * Connects to a TLS server through Deno's TLS and completes the handshake. Deno verifies and
+ * sends SNI for `hostname`; a different `serverName` is not supported.
  *
- * @param options The address, the pool, and the CA certificates to trust.
- * @returns The connection.
- * @throws {TypeError} Outside Deno, or when `serverName` differs from `hostname` (as rejections).
+ * @param options The address, the pool, the CA certificates to trust and `lingerMs`.
+ * @returns The connection, once the handshake is done.
+ * @throws {RangeError} When `port` is out of range (as a rejection).
+ * @throws {TypeError} Outside Deno, when an option has the wrong type, or when `serverName`
+ *   differs from `hostname` (as rejections).
+ * @throws {Error} "Cannot connect with TLS to host:port as the socket failed: …" (a refused
+ *   connection, an untrusted certificate, …) (as a rejection).
  *
  * @example Options: the CA certificates to trust besides the system's
  * ```ts
  * import assert from "node:assert/strict";
  * import { connectTls } from "@channels/channels/deno";
  *
- * // Nothing listens on port 1 here: the connect rejects with Deno's error.
- * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [] }));
+ * // Nothing listens on port 1 here: the connect rejects, naming the address.
+ * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [] }), /127\.0\.0\.1:1/);
  * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
-  const { hostname, port, pool } = checkAddress("connect", options);
-  if (options.serverName !== undefined && options.serverName !== hostname) {
-    throw typeError("connect", "Deno verifies the hostname itself, so serverName must equal it", options.serverName);
+  const what = "connect with TLS";
+  const { hostname, port, pool, signal, lingerMs, caCerts, serverName } = checkConnectTls(options);
+  if (serverName !== undefined && serverName !== hostname) {
+    throw typeError(what, "Deno verifies the hostname itself, so serverName must equal it", serverName);
   }
-  options.signal?.throwIfAborted();
-  const conn = await denoApi("connect").connectTls(
-    options.caCerts === undefined ? { hostname, port } : { hostname, port, caCerts: options.caCerts },
-  );
-  return new DenoConnection(conn, pool);
+  const api = denoApi(what);
+  signal?.throwIfAborted();
+  let conn: DenoConn | undefined;
+  try {
+    conn = await api.connectTls(caCerts === undefined ? { hostname, port } : { hostname, port, caCerts });
+    // Deno shakes hands on the first read or write: here, so a bad certificate fails the connect.
+    await conn.handshake?.();
+  } catch (error) {
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+    throw socketError("connect with TLS to", hostname, port, error);
+  }
+  return open(conn, pool, lingerMs);
 }
 
 /**
- * Listens for TCP connections and calls `handler` with each one. The connection is closed
- * when the handler settles; if it throws, the error goes to `onError`.
+ * Listens for TCP connections and calls `handler` with each one, concurrently. When the
+ * handler returns, its connection closes gracefully (what it wrote is sent, then FIN, then the
+ * socket closes once the peer ends or `lingerMs` passed); when it throws, the connection is
+ * closed at once and the error goes to `onError`.
  *
- * @param options The address (port 0 lets the system choose), the pool, and `onError`.
+ * @param options The address (port 0 lets the system choose), the pool, `lingerMs` and `onError`.
  * @param handler Serves one connection.
  * @returns The listener; `close()` stops accepting, connections already accepted go on.
- * @throws {TypeError} Outside Deno (as a rejection).
+ * @throws {RangeError} When `port` is not an integer from 0 to 65535 (as a rejection).
+ * @throws {TypeError} When `handler` is not a function, an option has the wrong type, or outside Deno (as a rejection).
+ * @throws {Error} "Cannot listen on host:port as the socket failed: …" with the `code` (`EADDRINUSE`, …) (as a rejection).
  *
  * @example Serving lines, one connection at a time per handler call
  * ```ts
@@ -174,15 +203,22 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * await connection.output.writeUtf8("a\nb\n");
  * connection.output.complete();
  * await connection.input.read(); // the server's end of stream, once it is done
- * connection.close();
+ * await connection.close();
  * assert.deepEqual(seen, ["a", "b"]);
  * ```
  */
 export function listen(options: ListenOptions & HandlerErrorOptions, handler: ConnectionHandler): Promise<Listener> {
   try {
-    const { hostname, port, pool } = checkAddress("listen", options);
-    const listener = denoApi("listen").listen({ hostname, port, transport: "tcp" });
-    return Promise.resolve(serve(listener, pool, handler, options.onError, true));
+    const settings = checkListen(options, handler, "listen");
+    const api = denoApi("listen");
+    const { hostname, port } = settings;
+    let listener: DenoListener;
+    try {
+      listener = api.listen({ hostname, port, transport: "tcp" });
+    } catch (error) {
+      throw socketError("listen on", hostname, port, error);
+    }
+    return Promise.resolve(serve(listener, settings, handler, true));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -191,10 +227,13 @@ export function listen(options: ListenOptions & HandlerErrorOptions, handler: Co
 /**
  * Listens for TLS connections through Deno's TLS, like {@linkcode listen}.
  *
- * @param options The address, the PEM certificate chain and key, the pool, and `onError`.
+ * @param options The address, the PEM certificate chain and key, the pool, `lingerMs` and `onError`.
  * @param handler Serves one connection.
  * @returns The listener.
+ * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {TypeError} Outside Deno, or without `cert` and `key` strings (as rejections).
+ * @throws {Error} "Cannot listen with TLS on host:port as the socket failed: …" for a certificate
+ *   or key Deno cannot use, or an address in use (as a rejection).
  *
  * @example Options: a PEM certificate chain and key (Deno rejects what is not one)
  * ```ts
@@ -209,12 +248,16 @@ export function listenTls(
   handler: ConnectionHandler,
 ): Promise<Listener> {
   try {
-    const { hostname, port, pool } = checkAddress("listen", options);
-    if (typeof options.cert !== "string" || typeof options.key !== "string") {
-      throw typeError("listen", "cert and key must be PEM strings", typeof options.cert);
+    const settings = checkListenTls(options, handler);
+    const api = denoApi("listen with TLS");
+    const { hostname, port, cert, key } = settings;
+    let listener: DenoListener;
+    try {
+      listener = api.listenTls({ hostname, port, cert, key });
+    } catch (error) {
+      throw socketError("listen with TLS on", hostname, port, error);
     }
-    const listener = denoApi("listen").listenTls({ hostname, port, cert: options.cert, key: options.key });
-    return Promise.resolve(serve(listener, pool, handler, options.onError, false));
+    return Promise.resolve(serve(listener, settings, handler, false));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -297,41 +340,17 @@ function denoHandle(file: DenoFile): FileHandleLike {
 
 // ---- connections ----
 
-function checkAddress(
-  what: string,
-  options: { hostname?: string; port: number; pool?: MemoryPool },
-): { hostname: string; port: number; pool: MemoryPool } {
-  if (typeof options !== "object" || options === null) throw typeError(what, "options must be an object", options);
-  const { hostname = "127.0.0.1", port, pool = MemoryPool.shared } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw typeError(what, "port must be an integer from 0 to 65535", port);
-  }
-  if (typeof hostname !== "string") throw typeError(what, "hostname must be a string", hostname);
-  if (!(pool instanceof MemoryPool)) throw typeError(what, "pool must be a MemoryPool", pool);
-  return { hostname, port, pool };
-}
-
-function netAddr(addr: { hostname: string; port: number }): NetAddr {
-  return Object.freeze({ hostname: addr.hostname, port: addr.port });
-}
-
-function serve(
-  listener: DenoListener,
-  pool: MemoryPool,
-  handler: ConnectionHandler,
-  onError: ((error: unknown) => void) | undefined,
-  tcp: boolean,
-): Listener {
-  const report = onError ?? ((error: unknown) => console.error("channels: connection handler failed:", error));
+function serve(listener: DenoListener, settings: ListenSettings, handler: ConnectionHandler, tcp: boolean): Listener {
+  const { pool, lingerMs, onError } = settings;
   let stopped = false;
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
         if (tcp) conn.setNoDelay?.(true);
-        void handle(new DenoConnection(conn, pool), handler, report);
+        runHandler(open(conn, pool, lingerMs), handler, onError);
       }
     } catch (error) {
-      if (!stopped) report(error);
+      if (!stopped) onError(error);
     }
   })();
   const close = async (): Promise<void> => {
@@ -345,208 +364,118 @@ function serve(
     }
     await accepting;
   };
-  return { addr: netAddr(listener.addr), close, [Symbol.asyncDispose]: close };
+  return { addr: netAddr(listener.addr.hostname, listener.addr.port), close, [Symbol.asyncDispose]: close };
 }
 
-async function handle(
-  connection: DenoConnection,
-  handler: ConnectionHandler,
-  report: (error: unknown) => void,
-): Promise<void> {
-  try {
-    await handler(connection);
-  } catch (error) {
-    try {
-      report(error);
-    } catch {
-      // a throwing onError must not take the listener down
-    }
-    connection.close();
-    return;
-  }
-  // The handler is done: what it wrote still goes out (then FIN), and only then the socket closes.
-  await connection.finish();
-  connection.close();
+/** A Deno connection as the shared {@linkcode SocketConnection} with a pulling driver. */
+function open(conn: DenoConn, pool: MemoryPool, lingerMs: number): SocketConnection {
+  const connection = new SocketConnection(pool, lingerMs);
+  connection.localAddr = netAddr(conn.localAddr.hostname, conn.localAddr.port);
+  connection.remoteAddr = netAddr(conn.remoteAddr.hostname, conn.remoteAddr.port);
+  connection.attach(new DenoDriver(conn, connection));
+  return connection;
 }
 
-// Bytes a socket read asks for at least: a write head with less left gets a fresh block. Once
-// a read filled its view, the next asks for a 64 KiB bulk block (see socketReadView).
-const SOCKET_READ_HINT = 1024;
 // The buffer of its own a connection waits for data with, so an idle connection holds no pool
 // block (Deno has no zero-byte read that waits for readability). A read that fills it doubles
-// it, up to MAX_IDLE_READ_BYTES, so messages of the sizes a connection sees take one read (a
-// read op costs more than copying 4 KiB: bench/tcp.ts round trips of 1 KiB on Deno, 512-byte
-// buffer 23,600/s, 2 KiB 29,300/s in one run); a read that fills the largest goes on into pool
-// memory without a copy.
+// it, up to MAX_IDLE_READ_BYTES (the shared idle buffer's size: see SocketConnection.received),
+// so messages of the sizes a connection sees take one read (a read op costs more than copying
+// 4 KiB: bench/tcp.ts round trips of 1 KiB on Deno, 512-byte buffer 23,600/s, 2 KiB 29,300/s
+// in one run); a read that fills the largest goes on into pool memory without a copy.
 const IDLE_READ_BYTES = 512;
 const MAX_IDLE_READ_BYTES = 4096;
 
 /**
- * A Deno connection as two channels and two pumps:
- *
- * ```
- * conn.read(view) ──► #inbound.writer ··· #inbound.reader = input   (you read)
- * output = #outbound.writer ··· #outbound.reader ──► conn.write(view)
- * ```
- *
- * The pumps own the transport's sides (`#inbound.writer`, `#outbound.reader`); `close()`
- * completes yours as well, so every block comes back.
+ * Deno's socket as a {@linkcode SocketDriver}. Deno reads into a caller's buffer but cannot
+ * push, so the driver pulls: one `conn.read(view)` at a time into the connection's
+ * `readInto` view (pool memory while bytes stream in, else the driver's own idle buffer), and
+ * waits for `resume` after a read the connection answered with `false` (backpressure). Writes
+ * hand pool views to `conn.write`, one call per run of blocks adjacent in memory; Deno keeps
+ * no reference once it resolves. `close` and `reset` both close the socket (Deno cannot send a
+ * reset); the connection hears of it once the read in flight, which may hold a pool view, has
+ * settled.
  */
-class DenoConnection implements Connection {
-  readonly input: ReadableChannel;
-  readonly output: WritableChannel;
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
-  readonly closed: Promise<void>;
-
+class DenoDriver implements SocketDriver {
   readonly #conn: DenoConn;
-  readonly #inbound: Channel;
-  readonly #outbound: Channel;
-  // Set by close(): pumps end quietly (the errors they see are the socket being closed).
-  #closing = false;
-  #connClosed = false;
-  #closed = false; // close() was called
-  readonly #sent: Promise<void>; // the out pump: settles when output is sent (or failed)
-  // What a read that will likely wait goes into instead of pool memory: IDLE_READ_BYTES at
-  // first, doubled by each read that fills it, up to MAX_IDLE_READ_BYTES.
+  readonly #connection: SocketConnection;
   #idle: Uint8Array | undefined;
-  // Wakes the out pump parked until a flush (see NotifyingWriter).
-  readonly #bell = new PumpBell();
+  // The views of the buffer being written, one per run of segments adjacent in memory.
+  #runs: Uint8Array[] | undefined;
+  #paused = false;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  readonly #reading: Promise<void>;
 
-  constructor(conn: DenoConn, pool: MemoryPool) {
+  constructor(conn: DenoConn, connection: SocketConnection) {
     this.#conn = conn;
-    this.#inbound = new Channel({ pool });
-    this.#outbound = new Channel({ pool });
-    this.input = this.#inbound.reader;
-    this.output = new NotifyingWriter(this.#outbound.writer, this.#bell);
-    this.localAddr = netAddr(conn.localAddr);
-    this.remoteAddr = netAddr(conn.remoteAddr);
-    this.#sent = this.#pumpOut();
-    this.closed = Promise.all([this.#pumpIn(), this.#sent]).then(() => this.#closeConn());
+    this.#connection = connection;
+    this.#reading = this.#read();
   }
 
-  /** Completes `output` and settles once the out pump sent everything (or failed). */
-  finish(): Promise<void> {
-    this.output.complete(); // wakes the out pump
-    return this.#sent;
+  async #read(): Promise<void> {
+    const conn = this.#conn;
+    const connection = this.#connection;
+    try {
+      for (;;) {
+        if (this.#paused) await new Promise<void>((resolve) => (this.#wake = resolve));
+        if (this.#closed) return;
+        const idle = this.#idle ??= new Uint8Array(IDLE_READ_BYTES);
+        const view = connection.readInto(idle);
+        const n = await conn.read(view);
+        if (n === null) return connection.peerEnded();
+        const more = connection.received(n);
+        // The idle buffer filled: the next message likely needs a larger one (copied out already).
+        if (view === idle && n === idle.length && idle.length < MAX_IDLE_READ_BYTES) {
+          this.#idle = new Uint8Array(idle.length * 2);
+        }
+        if (!more) this.#paused = true;
+      }
+    } catch (error) {
+      // A read interrupted by our own close is no failure.
+      if (!this.#closed) connection.failed(error);
+    }
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  write(buffer: ReadableBuffer): Promise<void> {
+    if (buffer.isSingleSegment) return writeAll(this.#conn, buffer.first);
+    return this.#writeRuns(buffer);
+  }
+
+  async #writeRuns(buffer: ReadableBuffer): Promise<void> {
+    const runs = adjacentViews(buffer, this.#runs ??= []);
+    try {
+      for (const view of runs) await writeAll(this.#conn, view);
+    } finally {
+      runs.length = 0;
+    }
+  }
+
+  end(): void {
+    // Half-close: the peer reads its end of stream; a failure shows in the reads.
+    this.#conn.closeWrite().catch(() => {});
   }
 
   close(): void {
     if (this.#closed) return;
-    this.#closed = this.#closing = true;
-    this.#closeConn();
-    // Your sides first: a pending read of `input` rejects (READER_COMPLETED) instead of seeing
-    // bytes released under it; a pending flush of `output` resolves with isCompleted.
-    this.#inbound.reader.complete();
-    this.#outbound.writer.complete();
-    // Wake the pumps wherever they wait (a flush, a park).
-    this.#inbound.writer.cancelPendingFlush();
-    this.#bell.ring();
-  }
-
-  #closeConn(): void {
-    if (this.#connClosed) return;
-    this.#connClosed = true;
+    this.#closed = true;
     try {
       this.#conn.close();
     } catch {
       // already closed by Deno (a reset socket)
     }
+    this.resume();
+    // The read in flight settles (interrupted) before the connection hears the socket closed.
+    void this.#reading.then(() => this.#connection.socketClosed());
   }
 
-  /** Socket → channel, straight into pool memory (see the module doc for idle reads). */
-  async #pumpIn(): Promise<void> {
-    const conn = this.#conn;
-    const writer = this.#inbound.writer;
-    const pool = this.#inbound.pool;
-    let drained = true;
-    // The last read into pool memory filled its view: bytes are streaming in, read in bulk.
-    let bulk = false;
-    try {
-      for (;;) {
-        let n: number | null;
-        if (drained) {
-          // The last read drained the socket, so this one will likely wait: wait with a small
-          // buffer of our own instead of a pool block, and copy what came (the one copy).
-          const scratch = this.#idle ??= new Uint8Array(IDLE_READ_BYTES);
-          n = await conn.read(scratch);
-          if (n === null || this.#closing) break;
-          writer.getMemory(n).set(n === scratch.length ? scratch : scratch.subarray(0, n));
-          writer.advance(n);
-          bulk = false;
-          if (n === scratch.length) {
-            // Filled: more is likely there. Below the cap, read it into a larger buffer of our
-            // own (the next wait then holds no pool block either); at the cap, into pool memory.
-            if (scratch.length < MAX_IDLE_READ_BYTES) this.#idle = new Uint8Array(scratch.length * 2);
-            else drained = false;
-          }
-        } else {
-          // Zero copy: the OS writes into pool memory.
-          const view = socketReadView(writer, pool, bulk, SOCKET_READ_HINT);
-          n = await conn.read(view);
-          if (n === null || this.#closing) break;
-          writer.advance(n);
-          drained = n < view.length;
-          bulk = !drained;
-        }
-        // Backpressure: while the reader lags, the socket is not read (the peer's sends block).
-        const { isCompleted } = await writer.flush();
-        if (isCompleted || this.#closing) break;
-      }
-      writer.complete();
-    } catch (error) {
-      writer.complete(this.#closing ? undefined : error);
-    }
-  }
-
-  /** Channel → socket, pool views handed to `conn.write`. */
-  async #pumpOut(): Promise<void> {
-    const conn = this.#conn;
-    const reader = this.#outbound.reader;
-    const runs: Uint8Array[] = [];
-    let sending = false;
-    try {
-      for (;;) {
-        if (this.#closing) break;
-        const result = reader.tryRead();
-        if (result === undefined) {
-          // Nothing flushed: park until a flush, a completion or close() rings.
-          await this.#bell.wait();
-          continue;
-        }
-        const { buffer, isCompleted } = result;
-        sending = true;
-        // Zero copy, one write per run of segments adjacent in memory; Deno keeps no reference
-        // once write() resolves, so the blocks are ours again.
-        for (const view of adjacentViews(buffer, runs)) await writeAll(conn, view);
-        runs.length = 0;
-        sending = false;
-        reader.advanceTo(buffer.length);
-        if (isCompleted) {
-          reader.complete();
-          await conn.closeWrite(); // half-close: the peer reads its end of stream
-          return;
-        }
-      }
-      reader.complete();
-    } catch (error) {
-      if (this.#closing) {
-        reader.complete();
-      } else if (sending) {
-        // The socket failed: your next flush rejects with its error; reading finds out alone.
-        reader.complete(error);
-      } else {
-        // `output` completed with an error: abort the connection.
-        reader.complete(error);
-        this.#abort();
-      }
-    }
-  }
-
-  /** Closes the socket under the pumps; `input` ends without an error. */
-  #abort(): void {
-    this.#closing = true;
-    this.#closeConn();
-    this.#inbound.writer.cancelPendingFlush();
+  reset(): void {
+    this.close();
   }
 }

@@ -19,6 +19,10 @@
  * that block until its next read (at most 16 oversize blocks are out per pool: others read
  * into regular blocks).
  *
+ * Ends (see {@linkcode Connection}): `close()` and a handler that returns send every byte, then
+ * FIN; `abort()` and a handler that throws reset the socket (`resetAndDestroy`: the peer sees
+ * `ECONNRESET`), for TLS too.
+ *
  * @example Echo over loopback
  * ```ts
  * import assert from "node:assert/strict";
@@ -39,8 +43,7 @@
  * const { buffer } = await conn.input.readAtLeast(4);
  * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "ping");
  * conn.input.advanceTo(buffer.length);
- * conn.input.complete();
- * await conn.closed;
+ * await conn.close();
  * await listener.close();
  * ```
  *
@@ -60,19 +63,22 @@ import type {
   ListenTlsOptions,
   NetAddr,
 } from "../connection.ts";
-import { typeError } from "../errors.ts";
+import { socketError } from "../errors.ts";
 import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
-import { hostnameOf, netAddr, poolOf, portOf, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
+import { checkConnect, checkConnectTls, checkListen, checkListenTls, type ListenSettings } from "./_options.ts";
+import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
 
 /**
  * Opens a TCP connection. Bytes from the peer are read by Node straight into pool memory.
  *
- * @param options Host, port, pool and an abort signal.
+ * @param options Host, port, pool, an abort signal and `lingerMs`.
  * @returns The connection, once connected.
  * @throws {RangeError} When `port` is not an integer from 1 to 65535 (as a rejection).
- * @throws {Error} Node's connection error (`ECONNREFUSED`, …), or `signal.reason` (as a rejection).
+ * @throws {TypeError} When another option has the wrong type (as a rejection).
+ * @throws {Error} "Cannot connect to host:port as the socket failed: …" with Node's `code`
+ *   (`ECONNREFUSED`, …), or `signal.reason` (as a rejection).
  *
  * @example
  * ```ts
@@ -83,9 +89,9 @@ export * from "./_common_exports.ts";
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  const { hostname, port, pool, signal } = checkConnect(options, "connect");
+  const { hostname, port, pool, signal, lingerMs } = checkConnect(options, "connect");
   signal?.throwIfAborted();
-  const connection = new SocketConnection(pool);
+  const connection = new SocketConnection(pool, lingerMs);
   // `onread` makes Node read into our view instead of allocating: one view per read, asked
   // for after each read; returning false stops reading until `resume()`.
   const socket = net.connect({
@@ -97,17 +103,27 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       callback: (byteCount: number) => connection.received(byteCount),
     },
   });
-  return await opened(socket, connection, signal, "connect");
+  try {
+    await opened(socket, "connect", signal);
+  } catch (error) {
+    // Never connected: release what the onread view rented.
+    connection.discard(error);
+    throw signal?.aborted && error === signal.reason ? error : socketError("connect to", hostname, port, error);
+  }
+  wire(socket, socket, connection);
+  return connection;
 }
 
 /**
- * Opens a TLS connection with Node's own TLS (`node:tls`). Decrypted bytes are copied once
- * into pool memory.
+ * Opens a TLS connection with Node's own TLS (`node:tls`) over a TCP socket of its own (so
+ * `abort()` can reset it). Decrypted bytes are copied once into pool memory.
  *
  * @param options Those of {@linkcode connect}, plus extra CA certificates and the server name.
  * @returns The connection, once the handshake is done.
  * @throws {RangeError} When `port` is out of range (as a rejection).
- * @throws {Error} Node's connection or certificate error (as a rejection).
+ * @throws {TypeError} When `caCerts` is not an array of strings, or another option has the wrong type (as a rejection).
+ * @throws {Error} "Cannot connect with TLS to host:port as the socket failed: …" with Node's
+ *   `code` (a refused connection, an untrusted certificate, …), or `signal.reason` (as a rejection).
  *
  * @example Options: CA certificates and the server name to verify
  * ```ts
@@ -115,43 +131,56 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * import { connectTls } from "@channels/channels/node";
  *
  * // Nothing listens on port 1 here: the connect rejects with Node's ECONNREFUSED.
- * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [], serverName: "localhost" }));
+ * await assert.rejects(connectTls({ hostname: "127.0.0.1", port: 1, caCerts: [], serverName: "localhost" }), {
+ *   code: "ECONNREFUSED",
+ * });
  * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<Connection> {
-  const { hostname, port, pool, signal } = checkConnect(options, "connect with TLS");
-  const { caCerts, serverName } = options;
-  if (caCerts !== undefined && (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))) {
-    throw typeError("connect with TLS", "caCerts must be an array of PEM strings", caCerts);
-  }
+  const { hostname, port, pool, signal, lingerMs, caCerts, serverName } = checkConnectTls(options);
   signal?.throwIfAborted();
-  const connection = new SocketConnection(pool);
-  const socket = tls.connect({
-    host: hostname,
-    port,
-    servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
-    allowHalfOpen: true,
-    ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
-  } as tls.ConnectionOptions);
-  socket.on("data", (chunk: Uint8Array) => {
-    if (!connection.receivedCopy(chunk)) socket.pause();
+  const connection = new SocketConnection(pool, lingerMs);
+  const tcp = net.connect({ host: hostname, port, allowHalfOpen: true });
+  let socket: tls.TLSSocket | undefined;
+  try {
+    await opened(tcp, "connect", signal);
+    tcp.on("error", () => {}); // from now on reported by the TLS socket
+    socket = tls.connect({
+      socket: tcp,
+      servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
+      ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
+    } as tls.ConnectionOptions);
+    await opened(socket, "secureConnect", signal);
+  } catch (error) {
+    socket?.destroy();
+    tcp.destroy();
+    connection.discard(error);
+    throw signal?.aborted && error === signal.reason ? error : socketError("connect with TLS to", hostname, port, error);
+  }
+  const tlsSocket = socket;
+  tlsSocket.on("data", (chunk: Uint8Array) => {
+    if (!connection.receivedCopy(chunk)) tlsSocket.pause();
   });
-  return await opened(socket, connection, signal, "connect with TLS");
+  wire(tlsSocket, tcp, connection);
+  return connection;
 }
 
 /**
- * Listens for TCP connections and calls `handler` for each, concurrently. The connection is
- * closed when the handler settles: what it wrote is sent, then FIN. A handler that throws has
- * its connection destroyed and the error goes to `options.onError` (else `console.error`).
+ * Listens for TCP connections and calls `handler` for each, concurrently. When the handler
+ * returns, its connection closes gracefully (what it wrote is sent, then FIN, then the socket
+ * closes once the peer ends or `lingerMs` passed); when it throws, the connection is reset
+ * and the error goes to `options.onError` (else `console.error`).
  *
  * Accepted sockets cannot read into caller memory in Node (`onread` applies to client sockets
  * only), so each chunk Node reads is copied once into pool memory; nothing is rented while a
  * connection waits for bytes.
  *
- * @param options Address, port (0 lets the system choose), pool and `onError`.
+ * @param options Address, port (0 lets the system choose), pool, `lingerMs` and `onError`.
  * @param handler Serves one connection.
  * @returns The listener, once listening.
  * @throws {RangeError} When `port` is not an integer from 0 to 65535 (as a rejection).
+ * @throws {TypeError} When `handler` is not a function, or an option has the wrong type (as a rejection).
+ * @throws {Error} "Cannot listen on host:port as the socket failed: …" with Node's `code` (`EADDRINUSE`, …) (as a rejection).
  *
  * @example A server that answers each connection and closes it
  * ```ts
@@ -164,8 +193,7 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * const connection = await connect({ port: listener.addr.port });
  * const { buffer } = await connection.input.readAtLeast(2);
  * assert.equal(new TextDecoder().decode(buffer.toUint8Array()), "hi");
- * connection.close();
- * await connection.closed;
+ * await connection.close();
  * await listener.close();
  * ```
  */
@@ -173,21 +201,29 @@ export async function listen(
   options: ListenOptions & HandlerErrorOptions,
   handler: ConnectionHandler,
 ): Promise<Listener> {
-  const { hostname, port, pool, onError } = checkListen(options, handler, "listen");
+  const settings = checkListen(options, handler, "listen");
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    serve(socket, new SocketConnection(pool), handler, onError);
+    const connection = new SocketConnection(settings.pool, settings.lingerMs);
+    // Accepted sockets ignore `onread`: Node allocates each chunk, which we copy once.
+    socket.on("data", (chunk: Uint8Array) => {
+      if (!connection.receivedCopy(chunk)) socket.pause();
+    });
+    wire(socket, socket, connection);
+    runHandler(connection, handler, settings.onError);
   });
-  return await listening(server, hostname, port);
+  return await listening(server, settings, "listen on");
 }
 
 /**
- * Listens for TLS connections with Node's own TLS (`node:tls`); otherwise as {@linkcode listen}.
+ * Listens for TLS connections with Node's own TLS (`node:tls`, each accepted TCP socket wrapped
+ * in a `TLSSocket`, so `abort()` can reset it); otherwise as {@linkcode listen}.
  *
  * @param options Those of {@linkcode listen}, plus the PEM certificate chain and key.
  * @param handler Serves one connection.
  * @returns The listener, once listening.
  * @throws {RangeError} When `port` is out of range (as a rejection).
  * @throws {TypeError} When `cert` or `key` is not a string (as a rejection).
+ * @throws {Error} Node's error for a certificate or key it cannot use (as a rejection).
  *
  * @example Options: the address, a PEM certificate chain and key
  * ```ts
@@ -202,76 +238,45 @@ export async function listenTls(
   options: ListenTlsOptions & HandlerErrorOptions,
   handler: ConnectionHandler,
 ): Promise<Listener> {
-  const { hostname, port, pool, onError } = checkListen(options, handler, "listen with TLS");
-  if (typeof options.cert !== "string") throw typeError("listen with TLS", "cert must be a PEM string", options.cert);
-  if (typeof options.key !== "string") throw typeError("listen with TLS", "key must be a PEM string", options.key);
-  const server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
-  server.on("secureConnection", (socket: tls.TLSSocket) => {
-    serve(socket, new SocketConnection(pool), handler, onError);
+  const settings = checkListenTls(options, handler);
+  const secureContext = tls.createSecureContext({ cert: settings.cert, key: settings.key });
+  const server = net.createServer({ allowHalfOpen: true }, (tcp) => {
+    tcp.on("error", () => {}); // reported by the TLS socket
+    const socket = new tls.TLSSocket(tcp, { isServer: true, secureContext });
+    // A failed handshake is the client's problem: drop the socket.
+    const onHandshakeError = () => {
+      socket.destroy();
+      tcp.destroy();
+    };
+    socket.once("error", onHandshakeError);
+    socket.once("secure", () => {
+      socket.off("error", onHandshakeError);
+      const connection = new SocketConnection(settings.pool, settings.lingerMs);
+      socket.on("data", (chunk: Uint8Array) => {
+        if (!connection.receivedCopy(chunk)) socket.pause();
+      });
+      wire(socket, tcp, connection);
+      runHandler(connection, handler, settings.onError);
+    });
   });
-  // A failed handshake is the client's problem; without a listener it would throw.
-  server.on("tlsClientError", () => {});
-  return await listening(server, hostname, port);
+  return await listening(server, settings, "listen with TLS on");
 }
 
 // ---- internals ----
 
-function checkConnect(options: ConnectOptions, what: string) {
-  if (typeof options !== "object" || options === null) throw typeError(what, "options must be an object", options);
-  return {
-    hostname: hostnameOf(options.hostname, what),
-    port: portOf(options.port, 1, what),
-    pool: poolOf(options.pool, what),
-    signal: options.signal,
-  };
-}
-
-function checkListen(options: ListenOptions & HandlerErrorOptions, handler: unknown, what: string) {
-  if (typeof options !== "object" || options === null) throw typeError(what, "options must be an object", options);
-  if (typeof handler !== "function") throw typeError(what, "handler must be a function", handler);
-  return {
-    hostname: hostnameOf(options.hostname, what),
-    port: portOf(options.port, 0, what),
-    pool: poolOf(options.pool, what),
-    onError: options.onError,
-  };
-}
-
-/** Wires a socket's events to the connection and gives it a driver. */
-function wire(socket: net.Socket, connection: SocketConnection): void {
+/** Wires a socket's events to the connection and gives it a driver (`tcp`: the TCP socket under TLS). */
+function wire(socket: net.Socket, tcp: net.Socket, connection: SocketConnection): void {
   socket.on("end", () => connection.peerEnded());
   socket.on("error", (error: Error) => connection.failed(error));
   socket.on("close", () => connection.socketClosed());
-  connection.attach(nodeDriver(socket));
-  if (socket.localAddress !== undefined) {
-    connection.localAddr = netAddr(socket.localAddress, socket.localPort);
-    connection.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
-  }
+  connection.localAddr = netAddr(socket.localAddress ?? tcp.localAddress, socket.localPort ?? tcp.localPort);
+  connection.remoteAddr = netAddr(socket.remoteAddress ?? tcp.remoteAddress, socket.remotePort ?? tcp.remotePort);
+  connection.attach(nodeDriver(socket, tcp));
 }
 
-function serve(
-  socket: net.Socket,
-  connection: SocketConnection,
-  handler: ConnectionHandler,
-  onError: ((error: unknown) => void) | undefined,
-): void {
-  // Accepted sockets ignore `onread`: Node allocates each chunk, which we copy once.
-  socket.on("data", (chunk: Uint8Array) => {
-    if (!connection.receivedCopy(chunk)) socket.pause();
-  });
-  wire(socket, connection);
-  runHandler(connection, handler, onError);
-}
-
-/** Resolves with the connection once the socket is connected (and, for TLS, secure). */
-function opened(
-  socket: net.Socket,
-  connection: SocketConnection,
-  signal: AbortSignal | undefined,
-  what: string,
-): Promise<Connection> {
-  const event = socket instanceof tls.TLSSocket ? "secureConnect" : "connect";
-  return new Promise<Connection>((resolve, reject) => {
+/** Resolves once `socket` emits `event` (connected, or for TLS secure); rejects on an error or an abort. */
+function opened(socket: net.Socket, event: string, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
       socket.destroy();
       reject(signal?.reason);
@@ -285,23 +290,18 @@ function opened(
     socket.once(event, () => {
       socket.off("error", onError);
       signal?.removeEventListener("abort", onAbort);
-      wire(socket, connection);
-      resolve(connection);
+      resolve();
     });
-  }).catch((error: unknown) => {
-    // Never connected: release what the onread view rented.
-    connection.socketClosed(error);
-    connection.input.complete();
-    connection.output.complete();
-    throw error ?? new Error(`Cannot ${what} as the socket closed`);
   });
 }
 
-function listening(server: net.Server, hostname: string, port: number): Promise<Listener> {
+function listening(server: net.Server, settings: ListenSettings, what: string): Promise<Listener> {
+  const { hostname, port } = settings;
   return new Promise<Listener>((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (error: Error) => reject(socketError(what, hostname, port, error));
+    server.once("error", onError);
     server.listen({ host: hostname, port }, () => {
-      server.off("error", reject);
+      server.off("error", onError);
       const address = server.address() as net.AddressInfo;
       resolve(new NodeListener(server, netAddr(address.address, address.port)));
     });
@@ -338,9 +338,10 @@ class NodeListener implements Listener {
  * several views are corked into one `writev`. Node keeps a reference to a view until the
  * kernel took all of it: when `write` leaves nothing buffered (`writableLength` is 0, the
  * usual case), the views are free at once; otherwise they are once the write's callback came
- * (callbacks come in order, so the last one frees them all).
+ * (callbacks come in order, so the last one frees them all), or the socket closed. A reset
+ * goes through the TCP socket (`resetAndDestroy`: SO_LINGER 0, then close), under TLS too.
  */
-function nodeDriver(socket: net.Socket): SocketDriver {
+function nodeDriver(socket: net.Socket, tcp: net.Socket): SocketDriver {
   // Callbacks not yet called, and what settles the write the pump waits for once they all came.
   let due = 0;
   let settle: ((error?: Error | null) => void) | undefined;
@@ -351,6 +352,12 @@ function nodeDriver(socket: net.Socket): SocketDriver {
     settle = undefined;
     done(error);
   };
+  // A write whose callback never comes (the socket closed first) fails with the close.
+  socket.once("close", () => {
+    const done = settle;
+    settle = undefined;
+    done?.(Object.assign(new Error("Cannot write to the socket as it is closed"), { code: "ERR_SOCKET_CLOSED" }));
+  });
   const views: Uint8Array[] = [];
   const writeAll = (buffer: ReadableBuffer) => {
     due++;
@@ -367,7 +374,6 @@ function nodeDriver(socket: net.Socket): SocketDriver {
     views.length = 0;
   };
   return {
-    pause: () => socket.pause(),
     resume: () => socket.resume(),
     write(buffer) {
       writeAll(buffer);
@@ -378,7 +384,11 @@ function nodeDriver(socket: net.Socket): SocketDriver {
       });
     },
     end: () => socket.end(),
-    destroy: (error) => socket.destroy(error as Error | undefined),
+    close: () => socket.destroy(),
+    reset() {
+      tcp.resetAndDestroy();
+      if (socket !== tcp) socket.destroy();
+    },
   };
 }
 
