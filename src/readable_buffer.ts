@@ -31,6 +31,7 @@ let retarget: (
   end: number,
 ) => void;
 let startWalk: (buffer: ReadableBuffer, cursor: RunCursor, from: number, to: number, join: boolean) => RunCursor;
+let rangeOf: (buffer: ReadableBuffer, into: BufferRange) => BufferRange;
 
 /**
  * Bytes spread over segments, read without copying. Positions (`slice`, `at`, `indexOf`) are
@@ -70,6 +71,14 @@ export class ReadableBuffer {
       buffer.#start = start;
       buffer.#end = end;
       buffer.#hint = first;
+    };
+    rangeOf = (buffer, into) => {
+      into.segments = buffer.#segments;
+      into.first = buffer.#first;
+      into.last = buffer.#last;
+      into.start = buffer.#start;
+      into.end = buffer.#end;
+      return into;
     };
     startWalk = (buffer, cursor, from, to, join) => {
       const start = buffer.#start + from;
@@ -406,3 +415,43 @@ export function adjacentViews(buffer: ReadableBuffer, into: Uint8Array[], join: 
 // Reused by #indexOfByte and adjacentViews (neither calls out while walking).
 const searchRuns = new RunCursor();
 const viewRuns = new RunCursor();
+
+// ---- Merge shim (websocket branch): the text-primitives, http1 and compression code on main
+// still walks segments with bufferRange(); the kernel layer replaced it with walkRuns(). Kept
+// until those callers move to walkRuns. ----
+
+/**
+ * Internal: where a buffer's bytes lie, for codecs that walk segments without a view per
+ * segment. Segment `i` in `[first, last]` holds the bytes `segments[i].bytes[from, to)` with
+ * `from = max(start, runningIndex) - runningIndex` and `to = min(end, runningIndex + seg.end)
+ * - runningIndex` (see {@linkcode segmentFrom} and {@linkcode segmentTo}); the range is empty
+ * when `start === end`.
+ */
+export interface BufferRange {
+  segments: readonly BufferSegment[];
+  first: number;
+  last: number;
+  start: number;
+  end: number;
+}
+
+/** Fills `into` with where `buffer`'s bytes lie (see {@linkcode BufferRange}) and returns it. */
+export function bufferRange(buffer: ReadableBuffer, into: BufferRange): BufferRange {
+  return rangeOf(buffer, into);
+}
+
+/** A new, empty {@linkcode BufferRange} to reuse with {@linkcode bufferRange}. */
+export function newBufferRange(): BufferRange {
+  return { segments: [], first: 0, last: 0, start: 0, end: 0 };
+}
+
+/** Offset in `seg.bytes` of the range's first byte in that segment. */
+export function segmentFrom(seg: BufferSegment, range: BufferRange): number {
+  return range.start > seg.runningIndex ? range.start - seg.runningIndex : 0;
+}
+
+/** Offset in `seg.bytes` after the range's last byte in that segment. */
+export function segmentTo(seg: BufferSegment, range: BufferRange): number {
+  const to = range.end - seg.runningIndex;
+  return to < seg.end ? to : seg.end;
+}
