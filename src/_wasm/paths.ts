@@ -16,9 +16,10 @@ import { kernelsAvailable, resetRegistryForTesting } from "./registry.ts";
  * The operations the layer dispatches:
  * - `memchr`: the first byte equal to a value (ReadableBuffer#indexOf);
  * - `utf8Validate`: validation (validateUtf8, and fatal decoding's check of each run);
- * - `base64Encode`, `base64Decode`: whole groups of base64 into memory.
+ * - `base64Encode`, `base64Decode`: whole groups of base64 into memory;
+ * - `mask`: WebSocket masking in place (no native path: the kernel, or TypeScript).
  */
-export type KernelOp = "memchr" | "utf8Validate" | "base64Encode" | "base64Decode";
+export type KernelOp = "memchr" | "utf8Validate" | "base64Encode" | "base64Decode" | "mask";
 
 /** An implementation: the kernel, the runtime's own, or plain TypeScript. */
 export type KernelPath = "wasm" | "native" | "typescript";
@@ -33,11 +34,12 @@ export type KernelPath = "wasm" | "native" | "typescript";
  * | utf8Validate | never | always | always | bench/utf8.ts "validate" and "fatal" rows: Node's and Bun's `isUtf8` is simdutf, Deno's a slow polyfill (and its fatal `TextDecoder` 2–9× slower than its plain one) |
  * | base64Encode | ≥ 1 KiB | ≥ 16 KiB | never | bench/base64.ts "kernel" and "native" rows: V8 15's `toBase64` is simdutf (AVX2), twice Deno's 128-bit WebAssembly SIMD; Bun's `base64Slice` passes the kernel once a call is long enough; Node 20's does not |
  * | base64Decode | ≥ 1 KiB | never | never | bench/base64.ts: Deno's `setFromBase64` (simdutf) beats the kernel even after making a string of the text; Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
+ * | mask | never | never | never | no runtime has a native one (bench/websocket.ts "mask" rows: the kernel against a TypeScript loop) |
  */
 const NATIVE_FROM: Record<Runtime, Record<KernelOp, number>> = {
-  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 1024, base64Decode: 1024 },
-  bun: { memchr: 4096, utf8Validate: 0, base64Encode: 16384, base64Decode: Infinity },
-  node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
+  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 1024, base64Decode: 1024, mask: Infinity },
+  bun: { memchr: 4096, utf8Validate: 0, base64Encode: 16384, base64Decode: Infinity, mask: Infinity },
+  node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity, mask: Infinity },
 };
 
 const HAS_NATIVE: Record<KernelOp, boolean> = {
@@ -45,6 +47,7 @@ const HAS_NATIVE: Record<KernelOp, boolean> = {
   utf8Validate: true, // isUtf8, or a fatal TextDecoder
   base64Encode: HAS_NATIVE_BASE64_ENCODE,
   base64Decode: HAS_NATIVE_BASE64_DECODE,
+  mask: false,
 };
 
 const nativeFrom: Record<KernelOp, number> = { ...NATIVE_FROM[RUNTIME] };
@@ -54,9 +57,10 @@ const forced: Record<KernelOp, KernelPath | undefined> = {
   utf8Validate: undefined,
   base64Encode: undefined,
   base64Decode: undefined,
+  mask: undefined,
 };
 
-const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode"];
+const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode", "mask"];
 
 /**
  * The path `op` takes for `size` bytes: the forced one or the table's, then what this host
