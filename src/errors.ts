@@ -30,7 +30,9 @@ export type ChannelStateErrorCode =
   /** An `./http1` request (its headers, body or target) used after its handler settled. */
   | "REQUEST_FINISHED"
   /** An `./http1` response changed or sent again after its head was sent. */
-  | "HEAD_SENT";
+  | "HEAD_SENT"
+  /** A `./websocket` send or ping after the close began (a close frame was sent or received). */
+  | "WEBSOCKET_CLOSED";
 
 /**
  * Thrown when a channel, reader, writer or pool is used in a way its state does not allow.
@@ -84,6 +86,7 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
   REQUEST_FINISHED:
     "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
   HEAD_SENT: "Cannot change or send the response as its head was already sent",
+  WEBSOCKET_CLOSED: "Cannot send on the WebSocket as it is closing or closed",
 };
 
 /** A size or position argument outside its allowed range. */
