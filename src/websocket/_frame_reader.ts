@@ -10,7 +10,9 @@
  *   and compressed payload is inflated as it arrives.
  * - A message's payload stays in the input until the next message is asked for: its
  *   fragments (with the control frames between them) are not consumed, and the message is a
- *   slice of the input, or a buffer over the views of each fragment's payload.
+ *   buffer (one per reader, reused) over segments (reused) that point into the input's blocks
+ *   where each run of payload lies. When a message is handed out, everything read is marked
+ *   examined, so a peer waiting on backpressure is never held up by a message the user holds.
  * - Limits are checked on the header, before any payload is buffered.
  *
  * Positions: `#parsed` and `#ranges` count from the start of the current read's buffer; bytes
@@ -23,7 +25,8 @@
 import { maskReference } from "../_mask_reference.ts";
 import { RunCursor } from "../_runs.ts";
 import { mask } from "../_wasm/mask.ts";
-import { ReadableBuffer, walkRuns } from "../readable_buffer.ts";
+import { BufferSegment } from "../_segment.ts";
+import { ReadableBuffer, retargetBuffer, walkRuns } from "../readable_buffer.ts";
 import type { ReadableChannel } from "../readable_channel.ts";
 import { Utf8Decoder } from "../utf8_decoder.ts";
 import { INVALID_DATA, isSendableCloseCode, MESSAGE_TOO_BIG, NO_STATUS, PROTOCOL_ERROR } from "./_close_codes.ts";
@@ -62,7 +65,9 @@ export interface ReaderLimits {
   maxFragments: number;
 }
 
+const EMPTY = new Uint8Array(0);
 const EMPTY_BUFFER = ReadableBuffer.from([]);
+const NO_SEGMENTS: BufferSegment[] = [];
 const reasonDecoder = new Utf8Decoder({ ignoreBOM: true });
 // Reused: no walk calls out.
 const runs = new RunCursor();
@@ -106,6 +111,9 @@ export class FrameReader {
   readonly #ranges: number[] = [];
   readonly #utf8 = new Utf8Stream();
 
+  // The message handed out: one buffer, over segments reused from message to message.
+  readonly #messageBuffer: ReadableBuffer = ReadableBuffer.from([]);
+  readonly #messageSegments: BufferSegment[] = [];
   readonly #head = new Uint8Array(14);
   readonly #controlPayload = new Uint8Array(125);
 
@@ -199,8 +207,9 @@ export class FrameReader {
   /** Forgets the message handed out (its bytes are consumed with the next read). */
   #release(): void {
     this.#holding = false;
-    this.#ranges.length = 0;
     this.data = EMPTY_BUFFER;
+    const segments = this.#messageSegments;
+    for (let i = 0; i < segments.length; i++) (segments[i] as BufferSegment).bytes = EMPTY;
     if (this.#compressed) this.#inflater?.release();
   }
 
@@ -372,18 +381,78 @@ export class FrameReader {
       }
     } else {
       if (opcode === OP_TEXT && this.#utf8.open) return this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
-      const ranges = this.#ranges;
-      data = ranges.length === 0
-        ? EMPTY_BUFFER
-        : ranges.length === 2
-        ? buffer.slice(ranges[0] as number, ranges[1] as number)
-        : gather(buffer, ranges);
+      data = this.#gather(buffer);
       this.#holding = true;
     }
     this.type = opcode === OP_TEXT ? "text" : "binary";
     this.data = data;
     this.#opcode = 0;
+    this.#examineAll(buffer);
     return MESSAGE;
+  }
+
+  /**
+   * The message's payload as a buffer over the input's blocks: a segment per run of payload
+   * (the first run's view as it is, later runs as views from their first byte, as a segment's
+   * bytes start at its data).
+   */
+  #gather(buffer: ReadableBuffer): ReadableBuffer {
+    const ranges = this.#ranges;
+    const message = this.#messageBuffer;
+    if (ranges.length === 0) {
+      retargetBuffer(message, NO_SEGMENTS, 0, 0, 0, 0);
+      return message;
+    }
+    const segments = this.#messageSegments;
+    let count = 0;
+    let start = 0;
+    let position = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      walkRuns(buffer, runs, ranges[i] as number, ranges[i + 1] as number);
+      while (runs.next()) {
+        const bytes = runs.bytes;
+        const from = runs.from;
+        const to = runs.to;
+        let seg = segments[count];
+        if (seg === undefined) segments.push(seg = new BufferSegment(null, EMPTY, 0, 0));
+        if (count === 0) {
+          seg.bytes = bytes;
+          seg.end = to;
+          seg.runningIndex = 0;
+          start = position = from;
+        } else {
+          seg.bytes = from === 0 ? bytes : bytes.subarray(from, to);
+          seg.end = to - from;
+          seg.runningIndex = position;
+        }
+        position += to - from;
+        count++;
+      }
+    }
+    retargetBuffer(message, segments, 0, count - 1, start, position);
+    return message;
+  }
+
+  /**
+   * Marks every byte read as examined (nothing consumed past the message's first byte), then
+   * takes the read again: a writer paused on this input goes on while the message is held.
+   */
+  #examineAll(buffer: ReadableBuffer): void {
+    const ranges = this.#ranges;
+    const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
+    this.#buffer = undefined;
+    this.#input.advanceTo(keep, buffer.length);
+    this.#parsed -= keep;
+    ranges.length = 0;
+    try {
+      const result = this.#input.tryRead();
+      if (result !== undefined) {
+        this.#buffer = result.buffer;
+        this.#ended = result.isCompleted;
+      }
+    } catch {
+      // The input failed: the next read says so.
+    }
   }
 
   #inflateFailed(outcome: "too-big" | "corrupt"): number {
@@ -431,13 +500,4 @@ function copyOut(buffer: ReadableBuffer, from: number, n: number, into: Uint8Arr
     const bytes = headRuns.bytes;
     for (let i = headRuns.from, end = headRuns.to; i < end; i++) into[at++] = bytes[i] as number;
   }
-}
-
-/** A buffer over the views of each range's bytes (a fragmented message), without copying them. */
-function gather(buffer: ReadableBuffer, ranges: readonly number[]): ReadableBuffer {
-  const views: Uint8Array[] = [];
-  for (let i = 0; i < ranges.length; i += 2) {
-    for (const view of buffer.slice(ranges[i] as number, ranges[i + 1] as number)) views.push(view);
-  }
-  return ReadableBuffer.from(views);
 }

@@ -86,9 +86,17 @@ export interface SendOptions {
    * `perMessageDeflate.threshold` bytes long are compressed.
    */
   compress?: boolean;
+  /**
+   * Split the message into frames of at most this many payload bytes (of the compressed
+   * payload when compressed), so control frames can go between them.
+   *
+   * @default {Infinity} (one frame)
+   */
+  fragmentBytes?: number;
 }
 
 const utf8 = new Utf8Decoder({ ignoreBOM: true });
+const encoder = new TextEncoder();
 
 /**
  * A message received. {@linkcode WebSocket.receive} reuses one object per WebSocket, and
@@ -338,34 +346,48 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    */
   send(data: string | Uint8Array | ReadableBuffer, options?: SendOptions): Promise<void> {
     if (this.#state !== OPEN) return Promise.reject(stateError("WEBSOCKET_CLOSED"));
-    const binary = options?.binary ?? typeof data !== "string";
-    const first = 0x80 | (binary ? OP_BINARY : OP_TEXT);
-    const deflater = this.#deflater;
     try {
-      if (typeof data === "string") {
-        if (deflater !== undefined && (options?.compress ?? data.length >= this.#threshold)) {
-          deflater.begin();
-          deflater.pushText(data);
-          this.#writer.write(first | 0x40, deflater.finish());
-        } else {
-          this.#writer.writeText(first, data);
-        }
-      } else if (data instanceof Uint8Array || data instanceof ReadableBuffer) {
-        if (deflater !== undefined && (options?.compress ?? data.length >= this.#threshold)) {
-          deflater.begin();
-          if (data instanceof Uint8Array) deflater.push(data, 0, data.length);
-          else for (const view of data) deflater.push(view, 0, view.length);
-          this.#writer.write(first | 0x40, deflater.finish());
-        } else {
-          this.#writer.write(first, data);
-        }
-      } else {
+      const binary = options?.binary ?? typeof data !== "string";
+      const fragmentBytes = options?.fragmentBytes ?? Infinity;
+      if (fragmentBytes !== Infinity && !isIntegerIn(fragmentBytes, 1, Number.MAX_SAFE_INTEGER)) {
+        throw rangeError("send the message", "fragmentBytes must be a positive integer", fragmentBytes);
+      }
+      const opcode = binary ? OP_BINARY : OP_TEXT;
+      const deflater = this.#deflater;
+      const isText = typeof data === "string";
+      if (!isText && !(data instanceof Uint8Array) && !(data instanceof ReadableBuffer)) {
         throw typeError("send the message", "data must be a string, a Uint8Array or a ReadableBuffer", data);
+      }
+      if (deflater !== undefined && (options?.compress ?? data.length >= this.#threshold)) {
+        deflater.begin();
+        if (isText) deflater.pushText(data);
+        else if (data instanceof Uint8Array) deflater.push(data, 0, data.length);
+        else for (const view of data) deflater.push(view, 0, view.length);
+        this.#writeMessage(opcode | 0x40, deflater.finish(), fragmentBytes);
+      } else if (isText) {
+        if (data.length * 3 <= fragmentBytes) this.#writer.writeText(0x80 | opcode, data);
+        else this.#writeMessage(opcode, encoder.encode(data), fragmentBytes);
+      } else {
+        this.#writeMessage(opcode, data, fragmentBytes);
       }
     } catch (error) {
       return Promise.reject(error);
     }
     return this.#flush();
+  }
+
+  /** Writes a message's frames: one, or one per `fragmentBytes` (RSV1 and the opcode on the first). */
+  #writeMessage(first: number, payload: Uint8Array | ReadableBuffer, fragmentBytes: number): void {
+    const length = payload.length;
+    if (length <= fragmentBytes) {
+      this.#writer.write(0x80 | first, payload);
+      return;
+    }
+    for (let at = 0; at < length; at += fragmentBytes) {
+      const end = Math.min(length, at + fragmentBytes);
+      const piece = payload instanceof Uint8Array ? payload.subarray(at, end) : payload.slice(at, end);
+      this.#writer.write((end === length ? 0x80 : 0) | (at === 0 ? first : 0), piece);
+    }
   }
 
   /**
