@@ -510,6 +510,7 @@ describe("websocket: our client and our server", () => {
     const [name, deflate] of [
       ["without compression", undefined],
       ["with permessage-deflate", {}],
+      ["with permessage-deflate on every message (empty ones one after another too)", { threshold: 0 }],
       ["with permessage-deflate, no context takeover either way, small windows", {
         serverNoContextTakeover: true,
         clientNoContextTakeover: true,
@@ -525,7 +526,7 @@ describe("websocket: our client and our server", () => {
       if (deflate === undefined) assert.equal(client.extensions, "");
       else assert.match(client.extensions, /^permessage-deflate/);
       await withSeed(testSeed(), async (random) => {
-        for (const size of [0, 1, 125, 126, 1023, 1024, 5000, 65535, 65536, 200000]) {
+        for (const size of [0, 0, 1, 125, 126, 1023, 1024, 5000, 65535, 65536, 200000]) {
           const text = textOfBytes(size);
           await client.send(text, random.chance(0.3) ? { fragmentBytes: random.int(1, 4000) } : {});
           const reply = await client.receive();

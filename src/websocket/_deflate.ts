@@ -49,6 +49,10 @@ export class MessageDeflater {
   readonly #level: number | undefined;
   readonly #windowBits: number;
   readonly #noContextTakeover: boolean;
+  // Input was given since begin(): zlib skips a sync flush that follows another with nothing
+  // in between (no empty block: an empty message would compress to nothing, which no inflater
+  // takes), so an empty message first makes a call without flush.
+  #fed = false;
 
   /**
    * @param level zlib's level (0–9), or its default.
@@ -65,11 +69,13 @@ export class MessageDeflater {
   /** Starts a message. */
   begin(): void {
     stagingLength = 0;
+    this.#fed = false;
   }
 
   /** Compresses `bytes[from, to)` into the message. */
   push(bytes: Uint8Array, from: number, to: number): void {
     this.#run(FLUSH_NONE, bytes, from, to - from);
+    this.#fed = true;
   }
 
   /** Compresses `text` as UTF-8 into the message. */
@@ -77,6 +83,7 @@ export class MessageDeflater {
     if (textBytes.length < text.length * 3) textBytes = new Uint8Array(text.length * 3);
     const { written } = encoder.encodeInto(text, textBytes);
     this.#run(FLUSH_NONE, textBytes, 0, written);
+    this.#fed = true;
     if (textBytes.length > STAGING_KEEP_BYTES) textBytes = new Uint8Array(4096);
   }
 
@@ -85,6 +92,7 @@ export class MessageDeflater {
    * the next message is compressed (by any socket).
    */
   finish(): Uint8Array {
+    if (!this.#fed) this.#run(FLUSH_NONE, EMPTY, 0, 0);
     this.#run(FLUSH_SYNC, EMPTY, 0, 0);
     let length = stagingLength;
     if (

@@ -48,7 +48,7 @@ function lengthBytes(length: number): number {
 export class FrameWriter {
   readonly #output: WritableChannel;
   readonly #masked: boolean;
-  readonly #random: Uint8Array;
+  readonly #random: Uint8Array<ArrayBuffer>;
   #randomAt = RANDOM_BYTES;
   // The current frame's masking key (little-endian) and payload bytes written so far.
   #key = 0;
