@@ -99,7 +99,9 @@ export function decodeFrames(bytes: Uint8Array): { frames: Frame[]; rest: Uint8A
     }
     if (bytes.length - p < length) break;
     const payload = bytes.slice(p, p + length);
-    if (key !== undefined) for (let i = 0; i < length; i++) payload[i] = (payload[i] as number) ^ (key[i & 3] as number);
+    if (key !== undefined) {
+      for (let i = 0; i < length; i++) payload[i] = (payload[i] as number) ^ (key[i & 3] as number);
+    }
     frames.push({ fin: (b0 & 0x80) !== 0, rsv: b0 & 0x70, opcode: b0 & 0x0f, payload, masked });
     at = p + length;
   }
@@ -349,7 +351,10 @@ asyncio.run(main())
 `;
 
 /** Runs a Python script; resolves with its output lines when it exits. */
-export function runPython(script: string, args: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
+export function runPython(
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; lines: string[]; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, ["-c", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -34,11 +34,13 @@ describe("the mask kernel", () => {
         const data = random.bytes(length + 8);
         const expected = data.slice();
         maskReference(expected, 4, 4 + length, key, phase);
-        for (const [name, run] of [
-          ["simd", () => simd.mask(base, length, key, phase)],
-          ["scalar", () => scalar.mask(base, length, key, phase)],
-          ["words", () => maskWords(bytes, base, base + length, key, phase)],
-        ] as const) {
+        for (
+          const [name, run] of [
+            ["simd", () => simd.mask(base, length, key, phase)],
+            ["scalar", () => scalar.mask(base, length, key, phase)],
+            ["words", () => maskWords(bytes, base, base + length, key, phase)],
+          ] as const
+        ) {
           bytes.set(data, base - 4);
           run();
           const got = bytes.subarray(base - 4, base + length + 4);

@@ -353,7 +353,11 @@ describe("websocket: fragments and control frames", () => {
 });
 
 /** Sends `bytes` after the handshake; expects the server to answer with a close frame of `code` and end. */
-async function expectFailure(bytes: Uint8Array, code: number, options: AcceptWebSocketOptions = {}): Promise<WebSocketCloseInfo> {
+async function expectFailure(
+  bytes: Uint8Array,
+  code: number,
+  options: AcceptWebSocketOptions = {},
+): Promise<WebSocketCloseInfo> {
   const { peer, closed } = echoServer(options);
   await open(peer);
   await peer.send(bytes);
@@ -388,14 +392,24 @@ describe("websocket: protocol errors fail the connection with their close code",
       () => concat([encodeFrame(TEXT, text("a"), { fin: false }), encodeFrame(BINARY, text("b"))]),
       1002,
     ],
-    ["a 64-bit length with its top bit set", () => encodeFrame(BINARY, new Uint8Array(0), { lengthForm: 64, declaredLength: 2 ** 63 }), 1002],
+    [
+      "a 64-bit length with its top bit set",
+      () => encodeFrame(BINARY, new Uint8Array(0), { lengthForm: 64, declaredLength: 2 ** 63 }),
+      1002,
+    ],
     ["a 1-byte close payload", () => encodeFrame(CLOSE, new Uint8Array([3])), 1002],
-    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535].map((code): [string, () => Uint8Array, number] => [
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535].map((
+      code,
+    ): [string, () => Uint8Array, number] => [
       `close code ${code}`,
       () => encodeFrame(CLOSE, closePayload(code)),
       1002,
     ]),
-    ["a close reason that is not UTF-8", () => encodeFrame(CLOSE, concat([closePayload(1000), new Uint8Array([0xc0, 0x80])])), 1007],
+    [
+      "a close reason that is not UTF-8",
+      () => encodeFrame(CLOSE, concat([closePayload(1000), new Uint8Array([0xc0, 0x80])])),
+      1007,
+    ],
     ["text that is not UTF-8", () => encodeFrame(TEXT, new Uint8Array([0x61, 0xff, 0x62])), 1007],
     ["a surrogate in text", () => encodeFrame(TEXT, new Uint8Array([0xed, 0xa0, 0x80])), 1007],
     ["text that ends inside a character", () => encodeFrame(TEXT, new Uint8Array([0x61, 0xe2, 0x82])), 1007],
@@ -419,7 +433,9 @@ describe("websocket: protocol errors fail the connection with their close code",
   });
 
   it("valid close codes are answered with the same code and reason", async () => {
-    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
+    for (
+      const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+    ) {
       const { peer, closed } = echoServer();
       await open(peer);
       await peer.send(encodeFrame(CLOSE, closePayload(code, "r\u00e9ason")));
@@ -497,7 +513,11 @@ async function pair(
     resolveServer(socket);
     await serve(socket);
   });
-  const client = await connectWebSocket({ input: down.reader, output: up.writer }, "ws://example.com/path?q=1", clientOptions);
+  const client = await connectWebSocket(
+    { input: down.reader, output: up.writer },
+    "ws://example.com/path?q=1",
+    clientOptions,
+  );
   return { client, serving, server };
 }
 
@@ -546,7 +566,12 @@ describe("websocket: our client and our server", () => {
   }
 
   it("a client refuses a server frame that is masked (1002) and an answer with RSV1 when nothing was agreed", async () => {
-    for (const [frame, code] of [[encodeFrame(TEXT, encoder.encode("hi")), 1002], [encodeFrame(TEXT, encoder.encode("hi"), { mask: null, rsv: 0x40 }), 1002]] as const) {
+    for (
+      const [frame, code] of [[encodeFrame(TEXT, encoder.encode("hi")), 1002], [
+        encodeFrame(TEXT, encoder.encode("hi"), { mask: null, rsv: 0x40 }),
+        1002,
+      ]] as const
+    ) {
       const up = new Channel();
       const down = new Channel();
       const opening = connectWebSocket({ input: down.reader, output: up.writer }, "ws://a/");
@@ -555,7 +580,9 @@ describe("websocket: our client and our server", () => {
       up.reader.advanceTo(buffer.length);
       const key = /Sec-WebSocket-Key: (\S+)/.exec(request)?.[1] ?? "";
       await down.writer.writeUtf8(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptValue(key)}\r\n\r\n`,
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptValue(
+          key,
+        )}\r\n\r\n`,
       );
       await down.writer.write(frame);
       const client = await opening;
@@ -576,7 +603,10 @@ describe("websocket: our client and our server", () => {
     await assert.rejects(client.close(1000, "x".repeat(124)), RangeError);
     const closing = client.close();
     assert.equal(client.readyState, "closing");
-    await assert.rejects(client.send("late"), (error: unknown) => error instanceof ChannelStateError && error.code === "WEBSOCKET_CLOSED");
+    await assert.rejects(
+      client.send("late"),
+      (error: unknown) => error instanceof ChannelStateError && error.code === "WEBSOCKET_CLOSED",
+    );
     await assert.rejects(client.ping(), { code: "WEBSOCKET_CLOSED" });
     assert.equal((await closing).wasClean, true);
     assert.equal(client.readyState, "closed");
@@ -601,7 +631,10 @@ describe("websocket: our client and our server", () => {
   it("the client checks the server's answer: status, accept value, subprotocol and extensions", async () => {
     const answers: [string, RegExp][] = [
       ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", /101 Switching Protocols: received "HTTP\/1.1 200 OK"/],
-      ["HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n", /Sec-WebSocket-Accept/],
+      [
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n",
+        /Sec-WebSocket-Accept/,
+      ],
       ["HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n", /Upgrade: websocket/],
       ["garbage\r\n\r\n", /status line/],
     ];
@@ -613,7 +646,13 @@ describe("websocket: our client and our server", () => {
       await down.writer.writeUtf8(answer);
       await assert.rejects(opening, (error: unknown) => error instanceof TypeError && pattern.test(error.message));
     }
-    await assert.rejects(connectWebSocket({ input: new Channel().reader, output: new Channel().writer }, "ftp://a/"), TypeError);
-    await assert.rejects(connectWebSocket({ input: new Channel().reader, output: new Channel().writer }, "ws://a/#x"), TypeError);
+    await assert.rejects(
+      connectWebSocket({ input: new Channel().reader, output: new Channel().writer }, "ftp://a/"),
+      TypeError,
+    );
+    await assert.rejects(
+      connectWebSocket({ input: new Channel().reader, output: new Channel().writer }, "ws://a/#x"),
+      TypeError,
+    );
   });
 });

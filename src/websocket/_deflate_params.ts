@@ -75,7 +75,10 @@ export interface DeflateParams {
 }
 
 /** Checks the options (a TypeError or RangeError names the bad one); true means the defaults. */
-export function checkDeflateOptions(options: boolean | PerMessageDeflateOptions | undefined, what: string): DeflateParams | undefined {
+export function checkDeflateOptions(
+  options: boolean | PerMessageDeflateOptions | undefined,
+  what: string,
+): DeflateParams | undefined {
   if (options === undefined || options === false) return undefined;
   const o: PerMessageDeflateOptions = options === true ? {} : options;
   if (typeof o !== "object" || o === null) {
@@ -83,7 +86,9 @@ export function checkDeflateOptions(options: boolean | PerMessageDeflateOptions 
   }
   const bits = (value: number | undefined, name: string): number => {
     if (value === undefined) return 15;
-    if (!isIntegerIn(value, 9, 15)) throw rangeError(what, `perMessageDeflate.${name} must be an integer from 9 to 15`, value);
+    if (!isIntegerIn(value, 9, 15)) {
+      throw rangeError(what, `perMessageDeflate.${name} must be an integer from 9 to 15`, value);
+    }
     return value;
   };
   if (o.level !== undefined && !isIntegerIn(o.level, -1, 9)) {
@@ -108,7 +113,9 @@ export function formatOffer(ours: DeflateParams): string {
   if (ours.serverNoContextTakeover) text += "; server_no_context_takeover";
   if (ours.clientNoContextTakeover) text += "; client_no_context_takeover";
   if (ours.serverMaxWindowBits < 15) text += `; server_max_window_bits=${ours.serverMaxWindowBits}`;
-  text += ours.clientMaxWindowBits < 15 ? `; client_max_window_bits=${ours.clientMaxWindowBits}` : "; client_max_window_bits";
+  text += ours.clientMaxWindowBits < 15
+    ? `; client_max_window_bits=${ours.clientMaxWindowBits}`
+    : "; client_max_window_bits";
   return text;
 }
 
@@ -225,7 +232,9 @@ export function checkAnswer(answer: ExtensionOffer, ours: DeflateParams): Deflat
   }
   if (ours.serverNoContextTakeover && !p.serverNoContextTakeover) return "server_no_context_takeover is missing";
   const clientBits = Math.min(p.clientMaxWindowBits ?? 15, ours.clientMaxWindowBits);
-  if (clientBits === 8) return "client_max_window_bits=8 cannot be honoured (zlib compresses raw deflate with 9 bits at least)";
+  if (clientBits === 8) {
+    return "client_max_window_bits=8 cannot be honoured (zlib compresses raw deflate with 9 bits at least)";
+  }
   return {
     serverNoContextTakeover: p.serverNoContextTakeover,
     clientNoContextTakeover: p.clientNoContextTakeover || ours.clientNoContextTakeover,

@@ -248,17 +248,24 @@ export class FrameReader {
       } else if (opcode > OP_BINARY) {
         return this.#fail(PROTOCOL_ERROR, `opcode ${opcode} is reserved`);
       } else if (opcode === OP_CONTINUATION) {
-        if (this.#opcode === 0) return this.#fail(PROTOCOL_ERROR, "a continuation frame must follow a message's first frame");
+        if (this.#opcode === 0) {
+          return this.#fail(PROTOCOL_ERROR, "a continuation frame must follow a message's first frame");
+        }
         if (rsv1) return this.#fail(PROTOCOL_ERROR, "RSV1 must be 0 on a continuation frame");
       } else {
-        if (this.#opcode !== 0) return this.#fail(PROTOCOL_ERROR, "a new message must not start before the last one ended");
+        if (this.#opcode !== 0) {
+          return this.#fail(PROTOCOL_ERROR, "a new message must not start before the last one ended");
+        }
         if (rsv1 && this.#inflater === undefined) {
           return this.#fail(PROTOCOL_ERROR, "RSV1 must be 0 as no extension was agreed");
         }
       }
       const masked = (b1 & 0x80) !== 0;
       if (masked !== this.#server) {
-        return this.#fail(PROTOCOL_ERROR, this.#server ? "a client's frames must be masked" : "a server's frames must not be masked");
+        return this.#fail(
+          PROTOCOL_ERROR,
+          this.#server ? "a client's frames must be masked" : "a server's frames must not be masked",
+        );
       }
       let payloadLength = b1 & 0x7f;
       let headerLength = 2;

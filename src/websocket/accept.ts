@@ -126,7 +126,11 @@ export async function acceptWebSocket(
   const headers = request.headers;
   if (!isWebSocketRequest(request) || request.version !== "HTTP/1.1") {
     refuse(response, 400, "Bad Request: not a WebSocket handshake\n");
-    throw typeError(what, "the request must be an HTTP/1.1 GET with Upgrade: websocket and Connection: upgrade", request.method);
+    throw typeError(
+      what,
+      "the request must be an HTTP/1.1 GET with Upgrade: websocket and Connection: upgrade",
+      request.method,
+    );
   }
   const version = headers.get("sec-websocket-version");
   if (version !== "13") {

@@ -7,6 +7,7 @@
 import { typeError } from "../errors.ts";
 import type { ReadableBuffer } from "../readable_buffer.ts";
 import type { DuplexChannel } from "../readable_channel.ts";
+import { invalidFieldValueIndex } from "../http1/_chars.ts";
 import { deflateAvailable } from "./_deflate.ts";
 import { checkAnswer, checkDeflateOptions, type DeflateParams, formatOffer } from "./_deflate_params.ts";
 import { acceptValue, hasToken, isToken, newKey, parseExtensions } from "./_handshake.ts";
@@ -118,14 +119,17 @@ export async function connectWebSocket(
     if (!isToken(name) || RESERVED.has(name.toLowerCase())) {
       throw typeError(what, "a header name must be a token the handshake does not set itself", name);
     }
-    if (typeof value !== "string" || /[\0-\x08\x0a-\x1f\x7f]/.test(value)) {
-      throw typeError(what, "a header value must be a string without controls", value);
+    if (typeof value !== "string" || invalidFieldValueIndex(value) >= 0) {
+      throw typeError(what, "a header value must be a string without controls or characters above U+00FF", value);
     }
     head += `${name}: ${value}\r\n`;
   }
   head += "\r\n";
   const expected = acceptValue(key);
-  await connection.output.writeUtf8(head, options.signal === undefined ? undefined : { signal: options.signal });
+  // Field values are Latin-1 (one byte a character), the rest of the head ASCII.
+  const bytes = new Uint8Array(head.length);
+  for (let i = 0; i < head.length; i++) bytes[i] = head.charCodeAt(i);
+  await connection.output.write(bytes, options.signal === undefined ? undefined : { signal: options.signal });
 
   const response = await readResponseHead(connection, maxHeadBytes, options.signal);
   if (response.status !== 101) {
@@ -156,7 +160,9 @@ export async function connectWebSocket(
         throw typeError(what, "the server must agree only to extensions offered", extensions);
       }
       const agreed = checkAnswer(extension, ours);
-      if (typeof agreed === "string") throw typeError(what, `permessage-deflate's answer is not acceptable as ${agreed}`, extensions);
+      if (typeof agreed === "string") {
+        throw typeError(what, `permessage-deflate's answer is not acceptable as ${agreed}`, extensions);
+      }
       deflate = agreed;
     }
   }
@@ -185,7 +191,11 @@ async function readResponseHead(
     if (end < 0) {
       if (buffer.length > maxHeadBytes) {
         input.advanceTo(0, buffer.length);
-        throw typeError("open the WebSocket", `the answer's head must be at most ${maxHeadBytes} bytes`, `${buffer.length} bytes`);
+        throw typeError(
+          "open the WebSocket",
+          `the answer's head must be at most ${maxHeadBytes} bytes`,
+          `${buffer.length} bytes`,
+        );
       }
       if (result.isCompleted) {
         input.advanceTo(0, buffer.length);
@@ -201,7 +211,9 @@ async function readResponseHead(
     const lines = text.split("\r\n");
     const statusLine = lines[0] ?? "";
     const match = /^HTTP\/1\.1 (\d{3})(?: .*)?$/.exec(statusLine);
-    if (match === null) throw typeError("open the WebSocket", "the answer must start with an HTTP/1.1 status line", statusLine);
+    if (match === null) {
+      throw typeError("open the WebSocket", "the answer must start with an HTTP/1.1 status line", statusLine);
+    }
     const fields = new Map<string, string>();
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] as string;

@@ -13,7 +13,17 @@ import { Utf8Decoder } from "../utf8_decoder.ts";
 import { ABNORMAL_CLOSURE, isSendableCloseCode, NO_STATUS, NORMAL_CLOSURE } from "./_close_codes.ts";
 import { MessageDeflater, MessageInflater } from "./_deflate.ts";
 import type { DeflateParams, PerMessageDeflateOptions } from "./_deflate_params.ts";
-import { CLOSE, FAILED, FrameReader, MESSAGE, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT } from "./_frame_reader.ts";
+import {
+  CLOSE,
+  FAILED,
+  FrameReader,
+  MESSAGE,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "./_frame_reader.ts";
 import { FrameWriter, utf8Length } from "./_frame_writer.ts";
 
 /** Options both sides take. All are checked when the WebSocket is opened. */
@@ -556,7 +566,9 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   async #fail(code: number, reason: string, error: Error | undefined): Promise<void> {
     if (this.#state === OPEN) this.#sendClose(code, truncateReason(reason));
-    await this.#finish(error === undefined ? { code, reason, wasClean: false } : { code, reason, wasClean: false, error });
+    await this.#finish(
+      error === undefined ? { code, reason, wasClean: false } : { code, reason, wasClean: false, error },
+    );
   }
 
   #timedOut(): void {
