@@ -17,7 +17,14 @@ const skip: string | false = onDeno || onBun
   : "runs under Deno and Bun only: Node 20 cannot run the TypeScript examples";
 const TIMEOUT_MS = 60_000;
 
-const EXAMPLES = ["line_echo_server.ts", "rpc.ts", "upload_server.ts", "transcode_file.ts", "http_server.ts"];
+const EXAMPLES = [
+  "line_echo_server.ts",
+  "rpc.ts",
+  "upload_server.ts",
+  "transcode_file.ts",
+  "http_server.ts",
+  "websocket_echo.ts",
+];
 
 /** What a finished child process left. */
 interface Outcome {

@@ -6,7 +6,10 @@
 // protocol error and check the close code, and that the server still serves a fresh connection.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
@@ -32,6 +35,7 @@ import {
   tcpPeer,
 } from "./_websocket_reference.ts";
 import { concat } from "./_util.ts";
+import { childEnv } from "./_packaging.ts";
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown; WebSocket?: unknown };
 const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
@@ -425,4 +429,122 @@ describe(`websocket: protocol errors over raw TCP (${runtime} server)`, () => {
   }
 });
 
-void process;
+/** Starts examples/websocket_echo.ts on port 0 with this runtime (Node: an esbuild bundle). */
+async function startExample(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const source = join(process.cwd(), "examples", "websocket_echo.ts");
+  let args: string[];
+  if (runtime === "deno") args = ["run", "-A", source, "--port", "0"];
+  else if (runtime === "bun") args = [source, "--port", "0"];
+  else {
+    const bundle = join(dir, "websocket_echo.mjs");
+    execFileSync(join(process.cwd(), "node_modules", ".bin", "esbuild"), [
+      source,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--log-level=warning",
+      `--outfile=${bundle}`,
+    ]);
+    args = [bundle, "--port", "0"];
+  }
+  const child = spawn(process.execPath, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const port = await new Promise<number>((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => reject(new Error(`the example did not start: ${stdout}${stderr}`)), 60_000);
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      const match = /listening on [^:\s]+:(\d+)/.exec(stdout);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the example exited with ${code}: ${stdout}${stderr}`));
+    });
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+describe(`examples/websocket_echo.ts (${runtime}) against Python websockets and the runtime's client`, () => {
+  let example: { port: number; stop: () => Promise<void> } | undefined;
+  let dir = "";
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "websocket-example-"));
+    example = await startExample(dir);
+  });
+  after(async () => {
+    await example?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    "Python: echoes with their types (compressed: the example takes permessage-deflate), 1,000 fragments, a ping, a close code",
+    {
+      skip: noPython,
+      timeout: 120_000,
+    },
+    async () => {
+      const steps: unknown[] = [];
+      for (const size of [0, 125, 126, 65536, MiB]) {
+        for (const text of [true, false]) {
+          steps.push({ kind: "echo", size, text });
+        }
+      }
+      steps.push({ kind: "echo", size: 50_000, text: false, fragments: 1000 });
+      steps.push({ kind: "ping" });
+      steps.push({ kind: "close", code: 4321, reason: "example" });
+      const result = await runPython(PY_CLIENT, [
+        `ws://127.0.0.1:${example?.port}/`,
+        JSON.stringify({ compression: "deflate" }),
+        JSON.stringify(steps),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.lines.map((line) => JSON.parse(line));
+      assert.match(String(lines[0].extensions), /^permessage-deflate/);
+      for (const echo of lines.filter((line) => line.kind === "echo")) {
+        assert.equal(echo.ok, true, JSON.stringify(echo));
+      }
+      assert.deepEqual(lines.at(-1), { kind: "close", code: 4321, reason: "example" });
+    },
+  );
+
+  it("the runtime's WebSocket client: a text and a binary echo, and the close code back", {
+    skip: NativeWebSocket === undefined && "Node 20 has no WebSocket client",
+  }, async () => {
+    const Native = NativeWebSocket as typeof WebSocket;
+    const socket = new Native(`ws://127.0.0.1:${example?.port}/`);
+    socket.binaryType = "arraybuffer";
+    const inbox: unknown[] = [];
+    const two = new Promise<void>((resolve) => {
+      socket.onmessage = (event) => {
+        inbox.push(event.data);
+        if (inbox.length === 2) resolve();
+      };
+    });
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    socket.send("h\u00e9llo");
+    socket.send(new Uint8Array([1, 2, 3]));
+    await two;
+    assert.equal(inbox[0], "h\u00e9llo");
+    assert.deepEqual(new Uint8Array(inbox[1] as ArrayBuffer), new Uint8Array([1, 2, 3]));
+    const closed = new Promise<CloseEvent>((resolve) => (socket.onclose = resolve));
+    socket.close(4322, "bye");
+    const event = await closed;
+    assert.deepEqual([event.code, event.reason, event.wasClean], [4322, "bye", true]);
+  });
+});
