@@ -30,6 +30,7 @@ const BENCHMARKS = [
   "tcp",
   "file_copy",
   "idle_connections",
+  "websocket",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
@@ -39,7 +40,7 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
   mib: { value: true, to: ["channel_throughput", "file_copy"] },
-  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy"] },
+  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy", "websocket"] },
   chunks: { value: true, to: ["channel_throughput"] },
   connections: { value: true, to: ["idle_connections"] },
 };

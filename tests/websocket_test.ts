@@ -291,6 +291,24 @@ describe("websocket: messages (server side, raw client frames split anywhere ove
   });
 });
 
+describe("websocket: many messages in one read", () => {
+  it("messages that arrive together are all answered without waiting for more bytes", async () => {
+    const { peer } = echoServer();
+    await open(peer);
+    await withSeed(testSeed(), async (random) => {
+      for (let round = 0; round < 20; round++) {
+        const count = random.int(2, 80);
+        const payloads = Array.from({ length: count }, () => random.bytes(random.chance(0.9) ? random.int(0, 40) : random.int(100, 5000)));
+        // One write: every frame is there before the server reads.
+        await peer.send(concat(payloads.map((payload) => encodeFrame(BINARY, payload))));
+        const frames = await peer.frames(count, 5000);
+        assert.deepEqual(frames.map((f) => f.payload), payloads, `round ${round}: ${count} messages`);
+      }
+    });
+    peer.end();
+  });
+});
+
 describe("websocket: fragments and control frames", () => {
   it("a message in 1,000 fragments, with pings and pongs between them, comes back whole; each ping is answered with its payload", async () => {
     const { peer } = echoServer();

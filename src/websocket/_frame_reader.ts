@@ -87,6 +87,8 @@ export class FrameReader {
   #ended = false;
   // Bytes of #buffer parsed: headers read, payload unmasked, validated or inflated.
   #parsed = 0;
+  // Bytes of #buffer already marked examined (by the advanceTo before this read).
+  #examined = 0;
   // Set once the input ended, a close frame came or the peer failed: every later call says so.
   #outcome = 0;
   // A message is handed out: its bytes stay until the next call.
@@ -182,6 +184,7 @@ export class FrameReader {
       this.#buffer = undefined;
       this.#input.advanceTo(keep, buffer.length);
       this.#parsed -= keep;
+      this.#examined = buffer.length - keep;
       for (let i = 0; i < ranges.length; i++) ranges[i] = (ranges[i] as number) - keep;
     }
   }
@@ -200,6 +203,8 @@ export class FrameReader {
       }
       if (this.#ended) return;
       this.#buffer = undefined;
+      this.#examined = 0;
+      this.#parsed = 0;
       this.#input.advanceTo(buffer.length);
     }
   }
@@ -441,15 +446,18 @@ export class FrameReader {
   }
 
   /**
-   * Marks every byte read as examined (nothing consumed past the message's first byte), then
-   * takes the read again: a writer paused on this input goes on while the message is held.
+   * Marks every byte parsed as examined (nothing consumed past the message's first byte), then
+   * takes the read again: a writer paused on this input goes on while the message is held, and
+   * frames already there after the message are read again at once.
    */
   #examineAll(buffer: ReadableBuffer): void {
     const ranges = this.#ranges;
     const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
+    const examined = Math.max(this.#parsed, this.#examined);
     this.#buffer = undefined;
-    this.#input.advanceTo(keep, buffer.length);
+    this.#input.advanceTo(keep, examined);
     this.#parsed -= keep;
+    this.#examined = examined - keep;
     ranges.length = 0;
     try {
       const result = this.#input.tryRead();

@@ -1,0 +1,311 @@
+// WebSocket echo: channels' ./websocket server against the runtime's best WebSocket server, and
+// the mask kernel against TypeScript loops.
+//
+//   node dist-bench/bench/websocket.js [--quick] [--reps N] [--seconds S]   (after tsc -p tsconfig.bench.json)
+//   bun bench/websocket.ts …
+//   deno run -A bench/websocket.ts …
+//
+// Echo: each server runs in a child process of the same runtime (`--serve KIND` below), so the
+// server and the load generator get a core each. The load generator is this process, the same
+// for every server in a run: channels' client (`connectWebSocket` on the runtime's adapter),
+// 8 connections, 64 binary messages in flight on each (a reply is answered with the next
+// message), 32 B and 4 KiB messages; messages/s counts the echoes received in the window.
+// Servers: channels (`acceptWebSocket` on `./http1`, `for await` over the messages, `await
+// socket.send(message.data)`); Node: `ws` (WebSocketServer, `socket.send(data, { binary })`
+// in the message handler, no permessage-deflate; bufferutil is not installed, so ws masks in
+// JavaScript as most installs do); Deno: `Deno.serve` + `Deno.upgradeWebSocket` (binaryType
+// "arraybuffer", `socket.send(event.data)`); Bun: `Bun.serve` with a `websocket` handler
+// (`ws.send(message)`). One warm-up window each, then `--reps` rounds with the servers in
+// rotating order; the median is reported.
+//
+// Mask: unmasking a 64 KiB frame (and 4 KiB, 32 B) in pool memory, in place: the SIMD kernel,
+// the scalar kernel, the TypeScript word loop (the library's path without WebAssembly) and a
+// byte loop; GB/s.
+
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
+import { MemoryPool } from "../mod.ts";
+import { maskReference, maskWords } from "../src/_mask_reference.ts";
+import { compileKernels, instantiateKernels } from "../src/_wasm/kernels.ts";
+import * as bunAdapter from "../src/adapters/bun.ts";
+import * as denoAdapter from "../src/adapters/deno.ts";
+import * as nodeAdapter from "../src/adapters/node.ts";
+import { serveHttp } from "../src/http1/mod.ts";
+import { acceptWebSocket, connectWebSocket, type WebSocket } from "../src/websocket/mod.ts";
+import {
+  flag,
+  fmt,
+  fmtRatio,
+  markdownTable,
+  median,
+  newReport,
+  numberOption,
+  printHeader,
+  runtime,
+  sampleNsPerOp,
+  sampling,
+  stringOption,
+  writeReport,
+} from "./_util.ts";
+
+interface Adapter {
+  connect(options: ConnectOptions): Promise<Connection>;
+  listen(options: ListenOptions, handler: ConnectionHandler): Promise<Listener>;
+}
+const adapter: Adapter = { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime()];
+
+const CONNECTIONS = 8;
+const IN_FLIGHT = 64;
+const SIZES = [32, 4096];
+
+// ---- the servers (child process mode) ----
+
+async function serveChannels(): Promise<number> {
+  const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 }, (connection) =>
+    serveHttp(connection, async (request, response) => {
+      const socket = await acceptWebSocket(request, response);
+      for await (const message of socket) {
+        await socket.send(message.data, { binary: message.type === "binary" });
+      }
+    }));
+  return listener.addr.port;
+}
+
+async function serveWs(): Promise<number> {
+  const { WebSocketServer } = await import("ws");
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+  server.on("connection", (socket) => {
+    socket.on("message", (data: Buffer, binary: boolean) => socket.send(data, { binary }));
+  });
+  await new Promise((resolve) => server.once("listening", resolve));
+  return (server.address() as { port: number }).port;
+}
+
+interface DenoServeApi {
+  serve(
+    options: { hostname: string; port: number; onListen?: () => void },
+    handler: (request: Request) => Response,
+  ): { addr: { port: number } };
+  upgradeWebSocket(request: Request): { socket: globalThis.WebSocket; response: Response };
+}
+
+function serveDeno(): number {
+  const api = (globalThis as unknown as { Deno: DenoServeApi }).Deno;
+  const server = api.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = api.upgradeWebSocket(request);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => socket.send(event.data);
+    return response;
+  });
+  return server.addr.port;
+}
+
+interface BunServeApi {
+  serve(options: unknown): { port: number };
+}
+interface BunServerSocket {
+  send(message: string | Uint8Array): number;
+}
+
+function serveBun(): number {
+  const api = (globalThis as unknown as { Bun: BunServeApi }).Bun;
+  const server = api.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request: Request, server: { upgrade(request: Request): boolean }) {
+      if (server.upgrade(request)) return undefined;
+      return new Response("not a WebSocket", { status: 400 });
+    },
+    websocket: {
+      perMessageDeflate: false,
+      message(socket: BunServerSocket, message: string | Uint8Array) {
+        socket.send(message);
+      },
+    },
+  });
+  return server.port;
+}
+
+const serveKind = stringOption("serve");
+if (serveKind !== undefined) {
+  const port = serveKind === "channels"
+    ? await serveChannels()
+    : serveKind === "ws"
+    ? await serveWs()
+    : serveKind === "deno"
+    ? serveDeno()
+    : serveBun();
+  console.log(`listening on 127.0.0.1:${port}`);
+} else {
+  await main();
+}
+
+// ---- the load generator ----
+
+interface Server {
+  label: string;
+  channel: boolean;
+  port: number;
+  stop(): void;
+}
+
+async function startServer(kind: string, label: string, channel: boolean): Promise<Server> {
+  const self = fileURLToPath(import.meta.url);
+  const args = runtime() === "deno" ? ["run", "-A", self, "--serve", kind] : [self, "--serve", kind];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      const match = /listening on [^:]+:(\d+)/.exec(stdout);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`the ${kind} server exited with ${code}: ${stdout}`)));
+  });
+  return { label, channel, port, stop: () => child.kill() };
+}
+
+/** Echo messages/s against `port`: 8 connections, 64 in flight each, for `seconds`. */
+async function drive(port: number, size: number, seconds: number): Promise<number> {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const connection = await adapter.connect({ hostname: "127.0.0.1", port });
+    sockets.push(await connectWebSocket(connection, `ws://127.0.0.1:${port}/`));
+  }
+  const payload = new Uint8Array(size).fill(0x61);
+  let received = 0;
+  let counted = -1;
+  let stop = false;
+  const start = performance.now();
+  let elapsed = 0;
+  const timer = setTimeout(() => {
+    stop = true;
+    counted = received;
+    elapsed = performance.now() - start;
+  }, seconds * 1000);
+  await Promise.all(sockets.map(async (socket) => {
+    let inFlight = 0;
+    for (; inFlight < IN_FLIGHT; inFlight++) socket.send(payload).catch(() => {});
+    while (inFlight > 0) {
+      const message = await socket.receive();
+      if (message === null) throw new Error("the server closed the connection");
+      if (message.data.length !== size) throw new Error(`an echo of ${message.data.length} bytes, not ${size}`);
+      received++;
+      inFlight--;
+      if (!stop) {
+        socket.send(payload).catch(() => {});
+        inFlight++;
+      }
+    }
+  }));
+  clearTimeout(timer);
+  await Promise.all(sockets.map((socket) => socket.close()));
+  return counted / (elapsed / 1000);
+}
+
+function maskRows(): { label: string; gbps: number[] }[] {
+  const pool = new MemoryPool({ blockSize: 65536 });
+  const block = pool.rent();
+  const memory = block.memory;
+  const simd = instantiateKernels(memory, compileKernels("simd"));
+  const scalar = instantiateKernels(memory, compileKernels("scalar"));
+  const bytes = block.bytes;
+  const base = bytes.byteOffset;
+  crypto.getRandomValues(bytes);
+  const key = 0x12345678;
+  const out: { label: string; gbps: number[] }[] = [];
+  const options = { ...sampling(), warmupBatch: 4 };
+  for (const size of [65536, 4096, 32]) {
+    const methods = [
+      { label: "kernel (SIMD)", loop: (n: number) => (run(n, () => simd.mask(base, size, key, 1)), 0) },
+      { label: "kernel (scalar)", loop: (n: number) => (run(n, () => scalar.mask(base, size, key, 1)), 0) },
+      { label: "TypeScript words", loop: (n: number) => (run(n, () => maskWords(bytes, 0, size, key, 1)), 0) },
+      { label: "byte loop", loop: (n: number) => (run(n, () => maskReference(bytes, 0, size, key, 1)), 0) },
+    ];
+    const samples = sampleNsPerOp(methods, options);
+    methods.forEach((m, k) => out.push({ label: `${m.label}, ${size} B`, gbps: (samples[k] as number[]).map((ns) => size / ns) }));
+  }
+  pool.release(block);
+  return out;
+}
+
+function run(n: number, body: () => void): void {
+  for (let i = 0; i < n; i++) body();
+}
+
+async function main(): Promise<void> {
+  const quick = flag("quick");
+  const reps = Math.round(numberOption("reps", quick ? 3 : 5));
+  const seconds = numberOption("seconds", quick ? 1 : 3);
+  const method = [
+    `echo: ${CONNECTIONS} connections, ${IN_FLIGHT} binary messages in flight each, ${SIZES.join(" B and ")} B; server in a child process, channels' client as the load generator for every server; messages/s`,
+    `${seconds} s windows, one warm-up each, median of ${reps} rounds in rotating order; ratio = channels / baseline (higher is better for channels)`,
+    "mask: unmasking in place in pool memory, GB/s (bytes / ns), median of samples",
+  ];
+  printHeader("WebSocket: channels ./websocket vs the runtime's WebSocket server; the mask kernel", method);
+  const report = newReport("websocket", method);
+
+  const baseline = runtime() === "node"
+    ? { kind: "ws", label: "ws (Node)" }
+    : runtime() === "deno"
+    ? { kind: "deno", label: "Deno.upgradeWebSocket" }
+    : { kind: "bun", label: "Bun.serve websocket" };
+  const servers = [
+    await startServer("channels", `channels ./websocket (${runtime()})`, true),
+    await startServer(baseline.kind, baseline.label, false),
+  ];
+  const results = new Map<string, number[]>();
+  const key = (server: Server, size: number) => `${server.label}\u0000${size}`;
+  for (const server of servers) for (const size of SIZES) await drive(server.port, size, Math.min(1, seconds));
+  for (let round = 0; round < reps; round++) {
+    for (const size of SIZES) {
+      for (let k = 0; k < servers.length; k++) {
+        const server = servers[(round + k) % servers.length] as Server;
+        const rate = await drive(server.port, size, seconds);
+        const list = results.get(key(server, size)) ?? [];
+        list.push(rate);
+        results.set(key(server, size), list);
+      }
+    }
+  }
+  for (const server of servers) server.stop();
+
+  const rows: string[][] = [];
+  const ratios: number[] = [];
+  for (const server of servers) {
+    rows.push([server.label + (server.channel ? "" : " (baseline)"), ...SIZES.map((size) => fmt(median(results.get(key(server, size)) ?? [])))]);
+  }
+  for (const size of SIZES) {
+    ratios.push(median(results.get(key(servers[0] as Server, size)) ?? []) / median(results.get(key(servers[1] as Server, size)) ?? []));
+  }
+  rows.push([`ratio (channels / ${baseline.label})`, ...ratios.map(fmtRatio)]);
+  console.log(markdownTable([" echo server", ...SIZES.map((s) => `${s} B msgs/s`)], rows));
+  for (const server of servers) {
+    for (const size of SIZES) {
+      report.rows.push({ case: server.label, channel: server.channel, size, messagesPerSecond: results.get(key(server, size)) });
+    }
+  }
+
+  const mask = maskRows();
+  console.log("");
+  console.log(markdownTable([" mask", "GB/s"], mask.map((row) => [row.label, fmt(median(row.gbps))])));
+  for (const row of mask) report.rows.push({ case: `mask: ${row.label}`, channel: true, gbps: row.gbps });
+  const simd64 = median(mask.find((row) => row.label === "kernel (SIMD), 65536 B")?.gbps ?? []);
+  const byte64 = median(mask.find((row) => row.label === "byte loop, 65536 B")?.gbps ?? []);
+
+  report.summary.push({
+    title: `WebSocket echo (channels / ${runtime() === "node" ? "ws" : "the runtime's server"})`,
+    rows: SIZES.map((size, i) => ({ label: `${size} B messages`, value: fmtRatio(ratios[i] as number), number: ratios[i] as number })),
+  });
+  report.summary.push({
+    title: "WebSocket unmasking, 64 KiB frames",
+    rows: [
+      { label: "SIMD kernel GB/s", value: fmt(simd64), number: simd64 },
+      { label: "kernel / byte loop", value: fmtRatio(simd64 / byte64), number: simd64 / byte64 },
+    ],
+  });
+  console.log(`\nwrote ${writeReport(report)}`);
+  process.exit(0);
+}
