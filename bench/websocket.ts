@@ -7,8 +7,9 @@
 //
 // Echo: each server runs in a child process of the same runtime (`--serve KIND` below), so the
 // server and the load generator get a core each. The load generator is this process, the same
-// for every server in a run: channels' client (`connectWebSocket` on the runtime's adapter),
-// 8 connections, 64 binary messages in flight on each (a reply is answered with the next
+// for every server in a run: raw frames on the runtime's channels adapter (prebuilt masked
+// frames out, echoes counted by their known length, so it costs little next to a server),
+// 8 connections, 64 binary messages in flight on each (each echo is answered with the next
 // message), 32 B and 4 KiB messages; messages/s counts the echoes received in the window.
 // Servers: channels (`acceptWebSocket` on `./http1`, `for await` over the messages, `await
 // socket.send(message.data)`); Node: `ws` (WebSocketServer, `socket.send(data, { binary })`
@@ -33,7 +34,7 @@ import * as bunAdapter from "../src/adapters/bun.ts";
 import * as denoAdapter from "../src/adapters/deno.ts";
 import * as nodeAdapter from "../src/adapters/node.ts";
 import { serveHttp } from "../src/http1/mod.ts";
-import { acceptWebSocket, connectWebSocket, type WebSocket } from "../src/websocket/mod.ts";
+import { acceptWebSocket } from "../src/websocket/mod.ts";
 import {
   flag,
   fmt,
@@ -63,13 +64,16 @@ const SIZES = [32, 4096];
 // ---- the servers (child process mode) ----
 
 async function serveChannels(): Promise<number> {
-  const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 }, (connection) =>
-    serveHttp(connection, async (request, response) => {
-      const socket = await acceptWebSocket(request, response);
-      for await (const message of socket) {
-        await socket.send(message.data, { binary: message.type === "binary" });
-      }
-    }));
+  const listener = await adapter.listen(
+    { hostname: "127.0.0.1", port: 0 },
+    (connection) =>
+      serveHttp(connection, async (request, response) => {
+        const socket = await acceptWebSocket(request, response);
+        for await (const message of socket) {
+          await socket.send(message.data, { binary: message.type === "binary" });
+        }
+      }),
+  );
   return listener.addr.port;
 }
 
@@ -128,20 +132,6 @@ function serveBun(): number {
   return server.port;
 }
 
-const serveKind = stringOption("serve");
-if (serveKind !== undefined) {
-  const port = serveKind === "channels"
-    ? await serveChannels()
-    : serveKind === "ws"
-    ? await serveWs()
-    : serveKind === "deno"
-    ? serveDeno()
-    : serveBun();
-  console.log(`listening on 127.0.0.1:${port}`);
-} else {
-  await main();
-}
-
 // ---- the load generator ----
 
 interface Server {
@@ -167,14 +157,58 @@ async function startServer(kind: string, label: string, channel: boolean): Promi
   return { label, channel, port, stop: () => child.kill() };
 }
 
-/** Echo messages/s against `port`: 8 connections, 64 in flight each, for `seconds`. */
-async function drive(port: number, size: number, seconds: number): Promise<number> {
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < CONNECTIONS; i++) {
-    const connection = await adapter.connect({ hostname: "127.0.0.1", port });
-    sockets.push(await connectWebSocket(connection, `ws://127.0.0.1:${port}/`));
+/** A masked binary frame of `size` bytes (a fixed key: servers unmask whatever the key). */
+function clientFrame(size: number): Uint8Array {
+  const header = size < 126 ? 2 : size < 65536 ? 4 : 10;
+  const frame = new Uint8Array(header + 4 + size);
+  frame[0] = 0x82;
+  if (size < 126) frame[1] = 0x80 | size;
+  else {
+    frame[1] = 0x80 | 126;
+    frame[2] = size >>> 8;
+    frame[3] = size & 0xff;
   }
-  const payload = new Uint8Array(size).fill(0x61);
+  frame.set([0x11, 0x22, 0x33, 0x44], header);
+  for (let i = 0; i < size; i++) frame[header + 4 + i] = 0x61 ^ (frame[header + (i & 3)] as number);
+  return frame;
+}
+
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+
+/** Opens a WebSocket on a raw connection: the handshake, then the bytes after it stay in the input. */
+async function rawOpen(port: number): Promise<Connection> {
+  const connection = await adapter.connect({ hostname: "127.0.0.1", port });
+  await connection.output.write(new TextEncoder().encode(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  for (;;) {
+    const { buffer, isCompleted } = await connection.input.read();
+    const end = buffer.indexOf(CRLFCRLF);
+    if (end >= 0) {
+      if (!new TextDecoder().decode(buffer.slice(0, 12).toUint8Array()).includes("101")) {
+        throw new Error("the server did not switch protocols");
+      }
+      connection.input.advanceTo(end + 4);
+      return connection;
+    }
+    if (isCompleted) throw new Error("the server closed before answering");
+    connection.input.advanceTo(0, buffer.length);
+  }
+}
+
+/**
+ * Echo messages/s against `port`: 8 connections, 64 messages in flight on each, for `seconds`.
+ * The load generator speaks raw frames (prebuilt masked frames out, echoes counted by their
+ * known length), so it costs little next to the server, and the same for every server.
+ */
+async function drive(port: number, size: number, seconds: number): Promise<number> {
+  const frame = clientFrame(size);
+  const batch = new Uint8Array(frame.length * IN_FLIGHT);
+  for (let i = 0; i < IN_FLIGHT; i++) batch.set(frame, i * frame.length);
+  const replyLength = size + (size < 126 ? 2 : 4);
+  const connections: Connection[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) connections.push(await rawOpen(port));
   let received = 0;
   let counted = -1;
   let stop = false;
@@ -185,23 +219,34 @@ async function drive(port: number, size: number, seconds: number): Promise<numbe
     counted = received;
     elapsed = performance.now() - start;
   }, seconds * 1000);
-  await Promise.all(sockets.map(async (socket) => {
-    let inFlight = 0;
-    for (; inFlight < IN_FLIGHT; inFlight++) socket.send(payload).catch(() => {});
+  await Promise.all(connections.map(async (connection) => {
+    const { input, output } = connection;
+    await output.write(batch);
+    let inFlight = IN_FLIGHT;
+    let bytes = 0;
+    let checked = false;
     while (inFlight > 0) {
-      const message = await socket.receive();
-      if (message === null) throw new Error("the server closed the connection");
-      if (message.data.length !== size) throw new Error(`an echo of ${message.data.length} bytes, not ${size}`);
-      received++;
-      inFlight--;
-      if (!stop) {
-        socket.send(payload).catch(() => {});
-        inFlight++;
+      const { buffer, isCompleted } = await input.read();
+      if (!checked && buffer.length >= 2) {
+        const first = buffer.first;
+        if (first[0] !== 0x82) throw new Error(`an echo frame starts with ${first[0]}, not 0x82`);
+        checked = true;
       }
+      bytes += buffer.length;
+      input.advanceTo(buffer.length);
+      const done = Math.floor(bytes / replyLength);
+      bytes -= done * replyLength;
+      received += done;
+      inFlight -= done;
+      if (!stop && done > 0) {
+        await output.write(batch.subarray(0, done * frame.length));
+        inFlight += done;
+      }
+      if (isCompleted && inFlight > 0) throw new Error("the server closed the connection");
     }
   }));
   clearTimeout(timer);
-  await Promise.all(sockets.map((socket) => socket.close()));
+  for (const connection of connections) connection.abort();
   return counted / (elapsed / 1000);
 }
 
@@ -225,7 +270,9 @@ function maskRows(): { label: string; gbps: number[] }[] {
       { label: "byte loop", loop: (n: number) => (run(n, () => maskReference(bytes, 0, size, key, 1)), 0) },
     ];
     const samples = sampleNsPerOp(methods, options);
-    methods.forEach((m, k) => out.push({ label: `${m.label}, ${size} B`, gbps: (samples[k] as number[]).map((ns) => size / ns) }));
+    methods.forEach((m, k) =>
+      out.push({ label: `${m.label}, ${size} B`, gbps: (samples[k] as number[]).map((ns) => size / ns) })
+    );
   }
   pool.release(block);
   return out;
@@ -240,7 +287,9 @@ async function main(): Promise<void> {
   const reps = Math.round(numberOption("reps", quick ? 3 : 5));
   const seconds = numberOption("seconds", quick ? 1 : 3);
   const method = [
-    `echo: ${CONNECTIONS} connections, ${IN_FLIGHT} binary messages in flight each, ${SIZES.join(" B and ")} B; server in a child process, channels' client as the load generator for every server; messages/s`,
+    `echo: ${CONNECTIONS} connections, ${IN_FLIGHT} binary messages in flight each, ${
+      SIZES.join(" B and ")
+    } B; server in a child process, one raw-frame load generator for every server; messages/s`,
     `${seconds} s windows, one warm-up each, median of ${reps} rounds in rotating order; ratio = channels / baseline (higher is better for channels)`,
     "mask: unmasking in place in pool memory, GB/s (bytes / ns), median of samples",
   ];
@@ -275,16 +324,27 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const ratios: number[] = [];
   for (const server of servers) {
-    rows.push([server.label + (server.channel ? "" : " (baseline)"), ...SIZES.map((size) => fmt(median(results.get(key(server, size)) ?? [])))]);
+    rows.push([
+      server.label + (server.channel ? "" : " (baseline)"),
+      ...SIZES.map((size) => fmt(median(results.get(key(server, size)) ?? []))),
+    ]);
   }
   for (const size of SIZES) {
-    ratios.push(median(results.get(key(servers[0] as Server, size)) ?? []) / median(results.get(key(servers[1] as Server, size)) ?? []));
+    ratios.push(
+      median(results.get(key(servers[0] as Server, size)) ?? []) /
+        median(results.get(key(servers[1] as Server, size)) ?? []),
+    );
   }
   rows.push([`ratio (channels / ${baseline.label})`, ...ratios.map(fmtRatio)]);
   console.log(markdownTable([" echo server", ...SIZES.map((s) => `${s} B msgs/s`)], rows));
   for (const server of servers) {
     for (const size of SIZES) {
-      report.rows.push({ case: server.label, channel: server.channel, size, messagesPerSecond: results.get(key(server, size)) });
+      report.rows.push({
+        case: server.label,
+        channel: server.channel,
+        size,
+        messagesPerSecond: results.get(key(server, size)),
+      });
     }
   }
 
@@ -297,7 +357,11 @@ async function main(): Promise<void> {
 
   report.summary.push({
     title: `WebSocket echo (channels / ${runtime() === "node" ? "ws" : "the runtime's server"})`,
-    rows: SIZES.map((size, i) => ({ label: `${size} B messages`, value: fmtRatio(ratios[i] as number), number: ratios[i] as number })),
+    rows: SIZES.map((size, i) => ({
+      label: `${size} B messages`,
+      value: fmtRatio(ratios[i] as number),
+      number: ratios[i] as number,
+    })),
   });
   report.summary.push({
     title: "WebSocket unmasking, 64 KiB frames",
@@ -308,4 +372,20 @@ async function main(): Promise<void> {
   });
   console.log(`\nwrote ${writeReport(report)}`);
   process.exit(0);
+}
+
+// ---- entry: a server (child process), or the benchmark ----
+
+const serveKind = stringOption("serve");
+if (serveKind !== undefined) {
+  const port = serveKind === "channels"
+    ? await serveChannels()
+    : serveKind === "ws"
+    ? await serveWs()
+    : serveKind === "deno"
+    ? serveDeno()
+    : serveBun();
+  console.log(`listening on 127.0.0.1:${port}`);
+} else {
+  await main();
 }

@@ -49,7 +49,8 @@ export const CLOSE = 2;
 export const END = 3;
 /** The peer broke the protocol (`failCode`, `failReason`, `failError`). */
 export const FAILED = 4;
-const NEED_MORE = 0;
+/** More bytes must come first ({@linkcode FrameReader.tryNext}). */
+export const NEED_MORE = 0;
 
 /** Called as control frames arrive; the payload view is valid during the call. */
 export interface ControlHandler {
@@ -117,6 +118,17 @@ export class FrameReader {
   readonly #messageBuffer: ReadableBuffer = ReadableBuffer.from([]);
   readonly #messageSegments: BufferSegment[] = [];
   readonly #head = new Uint8Array(14);
+  // The walk #parse keeps over the buffer, so frames in one run of memory need no walk each:
+  // the current run covers buffer positions [#runAt, #runEnd) (#runOk false past the last).
+  readonly #cursor = new RunCursor();
+  #runOk = false;
+  #runAt = 0;
+  #runEnd = 0;
+  // Where the message's first payload bytes lie when one run held them: positions up to
+  // #singleEnd map to #singleBytes[position + #singleOffset] (#singleBytes undefined otherwise).
+  #singleBytes: Uint8Array | undefined;
+  #singleOffset = 0;
+  #singleEnd = 0;
   readonly #controlPayload = new Uint8Array(125);
 
   /** The message's type (after MESSAGE). */
@@ -156,16 +168,18 @@ export class FrameReader {
   }
 
   /**
-   * Reads on until a message, a close frame, the end of the input, or a protocol error. The last
-   * message's bytes are released first. Rejects when the input does.
+   * What is there without waiting: a message, a close frame, the end of the input or a protocol
+   * error (as {@linkcode next}), or 0 when more bytes must come first. The last message's bytes
+   * are released first. Throws when the input failed.
    */
-  async next(): Promise<number> {
+  tryNext(): number {
     if (this.#outcome !== 0) return this.#outcome;
     if (this.#holding) this.#release();
     for (;;) {
       let buffer = this.#buffer;
       if (buffer === undefined) {
-        const result = this.#input.tryRead() ?? (await this.#input.read());
+        const result = this.#input.tryRead();
+        if (result === undefined) return NEED_MORE;
         buffer = this.#buffer = result.buffer;
         this.#ended = result.isCompleted;
       }
@@ -186,6 +200,24 @@ export class FrameReader {
       this.#parsed -= keep;
       this.#examined = buffer.length - keep;
       for (let i = 0; i < ranges.length; i++) ranges[i] = (ranges[i] as number) - keep;
+      this.#singleOffset += keep;
+      this.#singleEnd -= keep;
+    }
+  }
+
+  /**
+   * Reads on until a message, a close frame, the end of the input, or a protocol error. The last
+   * message's bytes are released first. `beforeWait` runs each time it is about to wait for
+   * bytes. Rejects when the input does.
+   */
+  async next(beforeWait?: () => void): Promise<number> {
+    for (;;) {
+      const outcome = this.tryNext();
+      if (outcome !== NEED_MORE) return outcome;
+      beforeWait?.();
+      const result = await this.#input.read();
+      this.#buffer = result.buffer;
+      this.#ended = result.isCompleted;
     }
   }
 
@@ -215,10 +247,34 @@ export class FrameReader {
     this.data = EMPTY_BUFFER;
     const segments = this.#messageSegments;
     for (let i = 0; i < segments.length; i++) (segments[i] as BufferSegment).bytes = EMPTY;
+    this.#singleBytes = undefined;
     if (this.#compressed) this.#inflater?.release();
   }
 
   #parse(buffer: ReadableBuffer): number {
+    const cursor = this.#cursor;
+    walkRuns(buffer, cursor, this.#parsed, buffer.length);
+    this.#runOk = cursor.next();
+    this.#runAt = this.#parsed;
+    this.#runEnd = this.#runAt + cursor.to - cursor.from;
+    try {
+      return this.#parseFrames(buffer);
+    } finally {
+      cursor.finish();
+    }
+  }
+
+  /** Moves the walk on to the run that holds position `q` (positions only grow). */
+  #seek(q: number): void {
+    const cursor = this.#cursor;
+    while (this.#runOk && q >= this.#runEnd) {
+      this.#runOk = cursor.next();
+      this.#runAt = this.#runEnd;
+      this.#runEnd = this.#runAt + cursor.to - cursor.from;
+    }
+  }
+
+  #parseFrames(buffer: ReadableBuffer): number {
     const length = buffer.length;
     for (;;) {
       if (this.#inPayload) {
@@ -237,10 +293,20 @@ export class FrameReader {
       const p = this.#parsed;
       const available = length - p;
       if (available < 2) return NEED_MORE;
-      const head = this.#head;
-      copyOut(buffer, p, Math.min(14, available), head);
-      const b0 = head[0] as number;
-      const b1 = head[1] as number;
+      // The header where it lies when its run holds it (as it mostly does), else a copy.
+      this.#seek(p);
+      let head: Uint8Array;
+      let h: number;
+      if (this.#runOk && p + Math.min(14, available) <= this.#runEnd) {
+        head = this.#cursor.bytes;
+        h = this.#cursor.from + p - this.#runAt;
+      } else {
+        head = this.#head;
+        h = 0;
+        copyOut(buffer, p, Math.min(14, available), head);
+      }
+      const b0 = head[h] as number;
+      const b1 = head[h + 1] as number;
       const fin = (b0 & 0x80) !== 0;
       const rsv1 = (b0 & 0x40) !== 0;
       const opcode = b0 & 0x0f;
@@ -276,14 +342,14 @@ export class FrameReader {
       let headerLength = 2;
       if (payloadLength === 126) {
         if (available < 4) return NEED_MORE;
-        payloadLength = ((head[2] as number) << 8) | (head[3] as number);
+        payloadLength = ((head[h + 2] as number) << 8) | (head[h + 3] as number);
         headerLength = 4;
       } else if (payloadLength === 127) {
         if (available < 10) return NEED_MORE;
-        const high = (((head[2] as number) << 24) | ((head[3] as number) << 16) | ((head[4] as number) << 8) |
-          (head[5] as number)) >>> 0;
-        const low = (((head[6] as number) << 24) | ((head[7] as number) << 16) | ((head[8] as number) << 8) |
-          (head[9] as number)) >>> 0;
+        const high = (((head[h + 2] as number) << 24) | ((head[h + 3] as number) << 16) |
+          ((head[h + 4] as number) << 8) | (head[h + 5] as number)) >>> 0;
+        const low = (((head[h + 6] as number) << 24) | ((head[h + 7] as number) << 16) |
+          ((head[h + 8] as number) << 8) | (head[h + 9] as number)) >>> 0;
         if (high >= 0x80000000) return this.#fail(PROTOCOL_ERROR, "a 64-bit payload length must have its top bit 0");
         // Past 2^53 a number cannot hold it; any limit this side takes is far below.
         payloadLength = high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 4294967296 + low;
@@ -292,14 +358,21 @@ export class FrameReader {
       let key = 0;
       if (masked) {
         if (available < headerLength + 4) return NEED_MORE;
-        key = ((head[headerLength] as number) | ((head[headerLength + 1] as number) << 8) |
-          ((head[headerLength + 2] as number) << 16) | ((head[headerLength + 3] as number) << 24)) >>> 0;
+        const k = h + headerLength;
+        key = ((head[k] as number) | ((head[k + 1] as number) << 8) | ((head[k + 2] as number) << 16) |
+          ((head[k + 3] as number) << 24)) >>> 0;
         headerLength += 4;
       }
       if (opcode >= 8) {
         if (available < headerLength + payloadLength) return NEED_MORE;
         const payload = this.#controlPayload;
-        copyOut(buffer, p + headerLength, payloadLength, payload);
+        const at = p + headerLength;
+        if (this.#runOk && at + payloadLength <= this.#runEnd) {
+          const from = this.#cursor.from + at - this.#runAt;
+          payload.set(this.#cursor.bytes.subarray(from, from + payloadLength));
+        } else {
+          copyOut(buffer, at, payloadLength, payload);
+        }
         if (masked) maskReference(payload, 0, payloadLength, key, 0);
         this.#parsed = p + headerLength + payloadLength;
         const view = payload.subarray(0, payloadLength);
@@ -343,25 +416,26 @@ export class FrameReader {
   /** Unmasks, validates or inflates `buffer[from, to)` of the current frame's payload; false on failure. */
   #payload(buffer: ReadableBuffer, from: number, to: number): boolean {
     const compressed = this.#compressed;
-    const text = this.#opcode === OP_TEXT && !compressed;
-    walkRuns(buffer, runs, from, to);
-    while (runs.next()) {
-      const bytes = runs.bytes;
-      const a = runs.from;
-      const b = runs.to;
-      if (this.#masked) mask(bytes, a, b, this.#key, this.#payloadDone & 3);
-      this.#payloadDone += b - a;
-      if (compressed) {
-        const outcome = (this.#inflater as MessageInflater).push(bytes, a, b);
-        if (outcome !== "ok") {
-          runs.finish();
-          return this.#inflateFailed(outcome) === 0;
-        }
-      } else if (text && !this.#utf8.push(bytes, a, b)) {
-        runs.finish();
-        this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
-        return false;
+    this.#seek(from);
+    if (this.#runOk && to <= this.#runEnd) {
+      // In the current run: no walk.
+      const cursor = this.#cursor;
+      const offset = cursor.from - this.#runAt;
+      if (!this.#chunk(cursor.bytes, from + offset, to + offset)) return false;
+      if (!compressed && this.#ranges.length === 0) {
+        this.#singleBytes = cursor.bytes;
+        this.#singleOffset = offset;
+        this.#singleEnd = this.#runEnd;
       }
+    } else {
+      walkRuns(buffer, runs, from, to);
+      while (runs.next()) {
+        if (!this.#chunk(runs.bytes, runs.from, runs.to)) {
+          runs.finish();
+          return false;
+        }
+      }
+      if (!compressed && this.#ranges.length === 0) this.#singleBytes = undefined;
     }
     if (compressed) {
       this.#wireBytes += to - from;
@@ -372,6 +446,21 @@ export class FrameReader {
     const last = ranges.length - 1;
     if (last > 0 && ranges[last] === from) ranges[last] = to;
     else ranges.push(from, to);
+    return true;
+  }
+
+  /** Unmasks, then validates or inflates, `bytes[a, b)`; false on failure. */
+  #chunk(bytes: Uint8Array, a: number, b: number): boolean {
+    if (this.#masked) mask(bytes, a, b, this.#key, this.#payloadDone & 3);
+    this.#payloadDone += b - a;
+    if (this.#compressed) {
+      const outcome = (this.#inflater as MessageInflater).push(bytes, a, b);
+      return outcome === "ok" || this.#inflateFailed(outcome) === 0;
+    }
+    if (this.#opcode === OP_TEXT && !this.#utf8.push(bytes, a, b)) {
+      this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
+      return false;
+    }
     return true;
   }
 
@@ -416,6 +505,19 @@ export class FrameReader {
       return message;
     }
     const segments = this.#messageSegments;
+    const single = this.#singleBytes;
+    if (ranges.length === 2 && single !== undefined && (ranges[1] as number) <= this.#singleEnd) {
+      // One range in one run of memory: one segment, no walk.
+      let seg = segments[0];
+      if (seg === undefined) segments.push(seg = new BufferSegment(null, EMPTY, 0, 0));
+      const start = (ranges[0] as number) + this.#singleOffset;
+      const end = (ranges[1] as number) + this.#singleOffset;
+      seg.bytes = single;
+      seg.end = end;
+      seg.runningIndex = 0;
+      retargetBuffer(message, segments, 0, 0, start, end);
+      return message;
+    }
     let count = 0;
     let start = 0;
     let position = 0;

@@ -18,6 +18,7 @@ import {
   FAILED,
   FrameReader,
   MESSAGE,
+  NEED_MORE,
   OP_BINARY,
   OP_CLOSE,
   OP_PING,
@@ -194,6 +195,12 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
+// Unflushed bytes past which a send flushes at once (and its promise waits for the peer) even
+// while a received message is handled.
+const DEFER_FLUSH_BYTES = 65536;
+const RESOLVED: Promise<void> = Promise.resolve();
+const NULL_RESULT: Promise<null> = Promise.resolve(null);
+
 /** A ping waiting for its pong. */
 interface PendingPing {
   payload: Uint8Array;
@@ -269,6 +276,10 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   #settle: (info: WebSocketCloseInfo) => void = () => {};
   #pings: PendingPing[] = [];
   #pingCount = 0;
+  // A received message is being handled (between a receive() that gave one and the next call):
+  // sends then defer their flush, and #flushPending says one is owed.
+  #deferring = false;
+  #flushPending = false;
 
   /**
    * Internal: `acceptWebSocket` and `connectWebSocket` make each WebSocket.
@@ -312,19 +323,33 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   /**
    * The next message, or `null` once the connection is closed. Pings that arrive meanwhile
-   * are answered, pongs matched. The message (and its `data`) is valid until the next call.
+   * are answered, pongs matched. The message (and its `data`) is valid until the next call,
+   * which releases it: do not call again before the last call settled.
+   *
+   * A message already read from the connection is given without waiting for input. Messages
+   * sent while handling it (`send()` before the next `receive()`) are written into the output
+   * at once and flushed together when the next `receive()` has to wait for input (or, at the
+   * latest, on the next macrotask), so an echo of a burst goes out in one socket write.
    *
    * @returns The message, or `null` when the connection closed (see {@linkcode closed}).
-   * @throws {ChannelStateError} `READ_IN_PROGRESS` while another `receive()` is pending.
+   * @throws {ChannelStateError} `READ_IN_PROGRESS` while another `receive()` waits for input.
    */
   receive(): Promise<WebSocketMessage | null> {
     if (this.#reading) {
       if (this.#draining !== undefined) return this.closed.then(() => null);
       return Promise.reject(stateError("READ_IN_PROGRESS"));
     }
-    if (this.#state === CLOSED) return Promise.resolve(null);
+    if (this.#state === CLOSED) return NULL_RESULT;
+    this.#deferring = false;
+    let outcome = NEED_MORE;
+    try {
+      outcome = this.#reader.tryNext();
+    } catch {
+      // The input failed: the read below rejects with its error.
+    }
+    if (outcome === MESSAGE) return Promise.resolve(this.#deliver());
     this.#reading = true;
-    return this.#next().finally(() => (this.#reading = false));
+    return this.#receiveSlowly(outcome);
   }
 
   /**
@@ -334,11 +359,12 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * @returns An iterator over the messages.
    */
   [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    // One result object, refilled each step (a step's result is read before the next step).
+    const step: { done: boolean; value: WebSocketMessage } = { done: false, value: this.#message };
+    const end: IteratorResult<WebSocketMessage> = { done: true, value: undefined };
     return {
-      next: async (): Promise<IteratorResult<WebSocketMessage>> => {
-        const message = await this.receive();
-        return message === null ? { done: true, value: undefined } : { done: false, value: message };
-      },
+      next: (): Promise<IteratorResult<WebSocketMessage>> =>
+        this.receive().then((message) => (message === null ? end : step as IteratorResult<WebSocketMessage>)),
     };
   }
 
@@ -382,6 +408,14 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       }
     } catch (error) {
       return Promise.reject(error);
+    }
+    // While a received message is handled, flush later (see receive()), unless much is waiting.
+    if (this.#deferring && this.#connection.output.unflushedBytes < DEFER_FLUSH_BYTES) {
+      if (!this.#flushPending) {
+        this.#flushPending = true;
+        setTimeout(this.#flushLater, 0);
+      }
+      return RESOLVED;
     }
     return this.#flush();
   }
@@ -483,23 +517,40 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   // ---- reading ----
 
-  async #next(): Promise<WebSocketMessage | null> {
+  /** The message the reader found, as the (reused) message object; sends defer their flush now. */
+  #deliver(): WebSocketMessage {
     const reader = this.#reader;
-    let outcome: number;
+    const message = this.#message;
+    message.type = reader.type;
+    message.data = reader.data;
+    this.#deferring = true;
+    return message;
+  }
+
+  async #receiveSlowly(found: number): Promise<WebSocketMessage | null> {
     try {
-      outcome = await reader.next();
-    } catch (error) {
-      await this.#finish({ code: ABNORMAL_CLOSURE, reason: "", wasClean: false, error: asError(error) });
-      return null;
+      return await this.#next(found);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** The next message (reading as long as needed), or null once closed; `found` is what tryNext gave. */
+  async #next(found: number = NEED_MORE): Promise<WebSocketMessage | null> {
+    const reader = this.#reader;
+    let outcome = found;
+    if (outcome === NEED_MORE) {
+      try {
+        outcome = await reader.next(this.#beforeWait);
+      } catch (error) {
+        await this.#finish({ code: ABNORMAL_CLOSURE, reason: "", wasClean: false, error: asError(error) });
+        return null;
+      }
     }
     if (this.#state === CLOSED) return null;
     switch (outcome) {
-      case MESSAGE: {
-        const message = this.#message;
-        message.type = reader.type;
-        message.data = reader.data;
-        return message;
-      }
+      case MESSAGE:
+        return this.#deliver();
       case CLOSE:
         await this.#closeReceived(reader.closeCode, reader.closeReason);
         return null;
@@ -511,6 +562,11 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
         return null;
     }
   }
+
+  /** Before the reader waits for input: what sends deferred goes out now. */
+  readonly #beforeWait = (): void => {
+    if (this.#flushPending) this.#flush().catch(ignore);
+  };
 
   /** Reads until the connection closes, dropping messages (close() with no receive() pending). */
   #drain(): void {
@@ -618,8 +674,14 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   }
 
   #flush(): Promise<void> {
+    this.#flushPending = false;
     return this.#connection.output.flush().then(ignore);
   }
+
+  /** The macrotask fallback of a deferred flush (a handler that did not call receive() again). */
+  readonly #flushLater = (): void => {
+    if (this.#flushPending && this.#state !== CLOSED) this.#flush().catch(ignore);
+  };
 }
 
 function ignore(): void {}
