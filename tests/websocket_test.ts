@@ -298,7 +298,10 @@ describe("websocket: many messages in one read", () => {
     await withSeed(testSeed(), async (random) => {
       for (let round = 0; round < 20; round++) {
         const count = random.int(2, 80);
-        const payloads = Array.from({ length: count }, () => random.bytes(random.chance(0.9) ? random.int(0, 40) : random.int(100, 5000)));
+        const payloads = Array.from(
+          { length: count },
+          () => random.bytes(random.chance(0.9) ? random.int(0, 40) : random.int(100, 5000)),
+        );
         // One write: every frame is there before the server reads.
         await peer.send(concat(payloads.map((payload) => encodeFrame(BINARY, payload))));
         const frames = await peer.frames(count, 5000);
@@ -306,6 +309,44 @@ describe("websocket: many messages in one read", () => {
       }
     });
     peer.end();
+  });
+});
+
+describe("websocket: flushing and backpressure", () => {
+  it("a reply sent while handling a message goes out even when the handler then waits without receiving", async () => {
+    const { client, serving } = await pair({}, {}, async (socket) => {
+      const message = await socket.receive();
+      await socket.send(`re: ${message?.text()}`);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // no receive() meanwhile
+      for await (const _ of socket);
+    });
+    await client.send("hello");
+    const started = Date.now();
+    assert.equal((await client.receive())?.text(), "re: hello");
+    assert.ok(Date.now() - started < 250, "the reply came before the handler's wait ended");
+    await client.close();
+    await serving;
+  });
+
+  it("a send that waits on the peer first lets a peer paused on our input go on (no deadlock)", async () => {
+    // Small thresholds: the client's burst pauses it on the server's input, and each 100 KB
+    // reply waits for the client to read, which it does only once its burst is written.
+    const pool = new MemoryPool({ blockSize: 256 });
+    const up = new Channel({ pool, pauseWriterThreshold: 2048 });
+    const down = new Channel({ pool, pauseWriterThreshold: 2048 });
+    const { serveHttp } = await import("../src/http1/mod.ts");
+    const big = new Uint8Array(100_000).fill(1);
+    const serving = serveHttp({ input: up.reader, output: down.writer }, async (request, response) => {
+      const socket = await acceptWebSocket(request, response);
+      for await (const _ of socket) await socket.send(big);
+    });
+    const client = await connectWebSocket({ input: down.reader, output: up.writer }, "ws://a/");
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) sends.push(client.send(new Uint8Array(1000)));
+    await Promise.all(sends);
+    for (let i = 0; i < 20; i++) assert.equal((await client.receive())?.data.length, 100_000);
+    await client.close();
+    await serving;
   });
 });
 

@@ -11,8 +11,9 @@
  * - A message's payload stays in the input until the next message is asked for: its
  *   fragments (with the control frames between them) are not consumed, and the message is a
  *   buffer (one per reader, reused) over segments (reused) that point into the input's blocks
- *   where each run of payload lies. When a message is handed out, everything read is marked
- *   examined, so a peer waiting on backpressure is never held up by a message the user holds.
+ *   where each run of payload lies. The frames after it are parsed from the same read. Before
+ *   the caller waits on the peer (a flush that waits) everything read is marked examined
+ *   (`examineHeld`), so a peer paused on our input is never held up by a message held.
  * - Limits are checked on the header, before any payload is buffered.
  *
  * Positions: `#parsed` and `#ranges` count from the start of the current read's buffer; bytes
@@ -94,6 +95,8 @@ export class FrameReader {
   #outcome = 0;
   // A message is handed out: its bytes stay until the next call.
   #holding = false;
+  // What was parsed is marked examined (no examineHeld owed for the message held).
+  #heldExamined = true;
 
   // The data frame whose payload is arriving.
   #inPayload = false;
@@ -121,6 +124,8 @@ export class FrameReader {
   // The walk #parse keeps over the buffer, so frames in one run of memory need no walk each:
   // the current run covers buffer positions [#runAt, #runEnd) (#runOk false past the last).
   readonly #cursor = new RunCursor();
+  // The walk is over the current buffer from an earlier #parse (no read or advanceTo since).
+  #walking = false;
   #runOk = false;
   #runAt = 0;
   #runEnd = 0;
@@ -135,6 +140,10 @@ export class FrameReader {
   type: "text" | "binary" = "binary";
   /** The message's bytes (after MESSAGE), valid until the next call. */
   data: ReadableBuffer = EMPTY_BUFFER;
+  /** When `data` is one run of memory: `dataBytes[dataFrom, dataTo)` (a send of it needs no walk). */
+  dataBytes: Uint8Array | undefined;
+  dataFrom = 0;
+  dataTo = 0;
   /** The close frame's code, 1005 when it had none (after CLOSE). */
   closeCode: number = NO_STATUS;
   /** The close frame's reason (after CLOSE). */
@@ -196,6 +205,7 @@ export class FrameReader {
       const ranges = this.#ranges;
       const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
       this.#buffer = undefined;
+      this.#heldExamined = true;
       this.#input.advanceTo(keep, buffer.length);
       this.#parsed -= keep;
       this.#examined = buffer.length - keep;
@@ -234,6 +244,7 @@ export class FrameReader {
         this.#ended = result.isCompleted;
       }
       if (this.#ended) return;
+      this.#stopWalk();
       this.#buffer = undefined;
       this.#examined = 0;
       this.#parsed = 0;
@@ -244,6 +255,8 @@ export class FrameReader {
   /** Forgets the message handed out (its bytes are consumed with the next read). */
   #release(): void {
     this.#holding = false;
+    this.#ranges.length = 0;
+    this.dataBytes = undefined;
     this.data = EMPTY_BUFFER;
     const segments = this.#messageSegments;
     for (let i = 0; i < segments.length; i++) (segments[i] as BufferSegment).bytes = EMPTY;
@@ -252,16 +265,25 @@ export class FrameReader {
   }
 
   #parse(buffer: ReadableBuffer): number {
-    const cursor = this.#cursor;
-    walkRuns(buffer, cursor, this.#parsed, buffer.length);
-    this.#runOk = cursor.next();
-    this.#runAt = this.#parsed;
-    this.#runEnd = this.#runAt + cursor.to - cursor.from;
-    try {
-      return this.#parseFrames(buffer);
-    } finally {
-      cursor.finish();
+    if (!this.#walking) {
+      const cursor = this.#cursor;
+      walkRuns(buffer, cursor, this.#parsed, buffer.length);
+      this.#walking = true;
+      this.#runOk = cursor.next();
+      this.#runAt = this.#parsed;
+      this.#runEnd = this.#runAt + cursor.to - cursor.from;
     }
+    const outcome = this.#parseFrames(buffer);
+    if (outcome !== MESSAGE) this.#stopWalk(); // a read or an advanceTo comes next
+    return outcome;
+  }
+
+  /** Ends the walk (the buffer is about to change, or nothing more is parsed). */
+  #stopWalk(): void {
+    if (!this.#walking) return;
+    this.#walking = false;
+    this.#runOk = false;
+    this.#cursor.finish();
   }
 
   /** Moves the walk on to the run that holds position `q` (positions only grow). */
@@ -488,7 +510,7 @@ export class FrameReader {
     this.type = opcode === OP_TEXT ? "text" : "binary";
     this.data = data;
     this.#opcode = 0;
-    this.#examineAll(buffer);
+    this.#heldExamined = false;
     return MESSAGE;
   }
 
@@ -516,6 +538,9 @@ export class FrameReader {
       seg.end = end;
       seg.runningIndex = 0;
       retargetBuffer(message, segments, 0, 0, start, end);
+      this.dataBytes = single;
+      this.dataFrom = start;
+      this.dataTo = end;
       return message;
     }
     let count = 0;
@@ -548,21 +573,30 @@ export class FrameReader {
   }
 
   /**
-   * Marks every byte parsed as examined (nothing consumed past the message's first byte), then
-   * takes the read again: a writer paused on this input goes on while the message is held, and
-   * frames already there after the message are read again at once.
+   * Marks every byte read as examined while a message is held (nothing consumed past its first
+   * byte), so a writer paused on this input goes on; then takes the same bytes back at once
+   * (`cancelPendingRead` makes the next read return without new bytes) to parse the frames
+   * after the message. Called before the caller waits on something the peer must do (a flush
+   * that waits): a peer paused on our input could never do it otherwise.
    */
-  #examineAll(buffer: ReadableBuffer): void {
+  examineHeld(): void {
+    const buffer = this.#buffer;
+    if (this.#heldExamined || !this.#holding || buffer === undefined) return;
+    this.#heldExamined = true;
     const ranges = this.#ranges;
     const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
-    const examined = Math.max(this.#parsed, this.#examined);
+    this.#stopWalk();
     this.#buffer = undefined;
-    this.#input.advanceTo(keep, examined);
+    const input = this.#input;
+    input.advanceTo(keep, buffer.length);
     this.#parsed -= keep;
-    this.#examined = examined - keep;
-    ranges.length = 0;
+    this.#examined = buffer.length - keep;
+    for (let i = 0; i < ranges.length; i++) ranges[i] = (ranges[i] as number) - keep;
+    this.#singleOffset += keep;
+    this.#singleEnd -= keep;
     try {
-      const result = this.#input.tryRead();
+      input.cancelPendingRead();
+      const result = input.tryRead();
       if (result !== undefined) {
         this.#buffer = result.buffer;
         this.#ended = result.isCompleted;

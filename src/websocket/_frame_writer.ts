@@ -70,34 +70,15 @@ export class FrameWriter {
    * @param first The first header byte: FIN, RSV1 and the opcode.
    */
   write(first: number, payload: Uint8Array | ReadableBuffer): void {
+    if (payload instanceof Uint8Array) {
+      this.writeRange(first, payload, 0, payload.length);
+      return;
+    }
     const length = payload.length;
     const total = lengthBytes(length) + (this.#masked ? 4 : 0) + length;
     let view = this.#output.getMemory(total <= ONE_VIEW_BYTES ? total : 14);
     let at = this.#header(view, first, length);
     this.#done = 0;
-    if (payload instanceof Uint8Array) {
-      if (total <= view.length) {
-        view.set(payload, at);
-        this.#maskPart(view, at, length);
-        this.#output.advance(at + length);
-        return;
-      }
-      let from = 0;
-      while (from < length) {
-        if (at === view.length) {
-          this.#output.advance(at);
-          view = this.#output.getMemory();
-          at = 0;
-        }
-        const n = Math.min(view.length - at, length - from);
-        view.set(payload.subarray(from, from + n), at);
-        this.#maskPart(view, at, n);
-        at += n;
-        from += n;
-      }
-      this.#output.advance(at);
-      return;
-    }
     walkRuns(payload, runs);
     while (runs.next()) {
       const bytes = runs.bytes;
@@ -110,11 +91,38 @@ export class FrameWriter {
           at = 0;
         }
         const n = Math.min(view.length - at, to - from);
-        view.set(from === 0 && n === bytes.length ? bytes : bytes.subarray(from, from + n), at);
+        copy(bytes, from, n, view, at);
         this.#maskPart(view, at, n);
         at += n;
         from += n;
       }
+    }
+    this.#output.advance(at);
+  }
+
+  /**
+   * Writes a frame whose payload is `bytes[from, to)` (copied; masked for a client).
+   *
+   * @param first The first header byte: FIN, RSV1 and the opcode.
+   */
+  writeRange(first: number, bytes: Uint8Array, from: number, to: number): void {
+    const length = to - from;
+    const total = lengthBytes(length) + (this.#masked ? 4 : 0) + length;
+    let view = this.#output.getMemory(total <= ONE_VIEW_BYTES ? total : 14);
+    let at = this.#header(view, first, length);
+    this.#done = 0;
+    let next = from;
+    while (next < to) {
+      if (at === view.length) {
+        this.#output.advance(at);
+        view = this.#output.getMemory();
+        at = 0;
+      }
+      const n = Math.min(view.length - at, to - next);
+      copy(bytes, next, n, view, at);
+      this.#maskPart(view, at, n);
+      at += n;
+      next += n;
     }
     this.#output.advance(at);
   }
@@ -209,6 +217,18 @@ export class FrameWriter {
     if (!this.#masked || n === 0) return;
     mask(view, at, at + n, this.#key, this.#done & 3);
     this.#done += n;
+  }
+}
+
+// Up to this many bytes a loop copies faster than making a subarray for set().
+const LOOP_COPY_BYTES = 64;
+
+/** Copies `n` bytes from `source` at `from` into `target` at `at`. */
+function copy(source: Uint8Array, from: number, n: number, target: Uint8Array, at: number): void {
+  if (n <= LOOP_COPY_BYTES) {
+    for (let i = 0; i < n; i++) target[at + i] = source[from + i] as number;
+  } else {
+    target.set(from === 0 && n === source.length ? source : source.subarray(from, from + n), at);
   }
 }
 

@@ -199,6 +199,11 @@ const CLOSED = 2;
 // while a received message is handled.
 const DEFER_FLUSH_BYTES = 65536;
 const RESOLVED: Promise<void> = Promise.resolve();
+// The next macrotask: setImmediate where the runtime has it (Node, Bun), else a 0 ms timer.
+const later: (callback: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (callback) => (globalThis as unknown as { setImmediate(callback: () => void): void }).setImmediate(callback)
+    : (callback) => setTimeout(callback, 0);
 const NULL_RESULT: Promise<null> = Promise.resolve(null);
 
 /** A ping waiting for its pong. */
@@ -362,9 +367,28 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     // One result object, refilled each step (a step's result is read before the next step).
     const step: { done: boolean; value: WebSocketMessage } = { done: false, value: this.#message };
     const end: IteratorResult<WebSocketMessage> = { done: true, value: undefined };
+    const settle = (message: WebSocketMessage | null): IteratorResult<WebSocketMessage> =>
+      message === null ? end : step as IteratorResult<WebSocketMessage>;
     return {
-      next: (): Promise<IteratorResult<WebSocketMessage>> =>
-        this.receive().then((message) => (message === null ? end : step as IteratorResult<WebSocketMessage>)),
+      next: (): Promise<IteratorResult<WebSocketMessage>> => {
+        // A message already read: no wait, and no promise but the result's.
+        if (!this.#reading && this.#state !== CLOSED) {
+          this.#deferring = false;
+          let outcome = NEED_MORE;
+          try {
+            outcome = this.#reader.tryNext();
+          } catch {
+            // The input failed: receive() below reads and rejects with its error.
+          }
+          if (outcome === MESSAGE) {
+            this.#deliver();
+            return Promise.resolve(step as IteratorResult<WebSocketMessage>);
+          }
+          this.#reading = true;
+          return this.#receiveSlowly(outcome).then(settle);
+        }
+        return this.receive().then(settle);
+      },
     };
   }
 
@@ -403,6 +427,10 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       } else if (isText) {
         if (data.length * 3 <= fragmentBytes) this.#writer.writeText(0x80 | opcode, data);
         else this.#writeMessage(opcode, encoder.encode(data), fragmentBytes);
+      } else if (data === this.#reader.data && this.#reader.dataBytes !== undefined && data.length <= fragmentBytes) {
+        // The message just received, in one run of memory: no walk (an echo).
+        const reader = this.#reader;
+        this.#writer.writeRange(0x80 | opcode, reader.dataBytes as Uint8Array, reader.dataFrom, reader.dataTo);
       } else {
         this.#writeMessage(opcode, data, fragmentBytes);
       }
@@ -413,10 +441,12 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     if (this.#deferring && this.#connection.output.unflushedBytes < DEFER_FLUSH_BYTES) {
       if (!this.#flushPending) {
         this.#flushPending = true;
-        setTimeout(this.#flushLater, 0);
+        later(this.#flushLater);
       }
       return RESOLVED;
     }
+    // The flush may wait for the peer: what was read must not hold the peer up meanwhile.
+    this.#reader.examineHeld();
     return this.#flush();
   }
 
