@@ -262,7 +262,7 @@ function maskRows(): { label: string; gbps: number[] }[] {
   const key = 0x12345678;
   const out: { label: string; gbps: number[] }[] = [];
   const options = { ...sampling(), warmupBatch: 4 };
-  for (const size of [65536, 4096, 32]) {
+  for (const size of [65536, 4096, 32, 8]) {
     const methods = [
       { label: "kernel (SIMD)", loop: (n: number) => (run(n, () => simd.mask(base, size, key, 1)), 0) },
       { label: "kernel (scalar)", loop: (n: number) => (run(n, () => scalar.mask(base, size, key, 1)), 0) },
