@@ -17,7 +17,9 @@
 // JavaScript as most installs do); Deno: `Deno.serve` + `Deno.upgradeWebSocket` (binaryType
 // "arraybuffer", `socket.send(event.data)`); Bun: `Bun.serve` with a `websocket` handler
 // (`ws.send(message)`). One warm-up window each, then `--reps` rounds with the servers in
-// rotating order; the median is reported.
+// rotating order; the median is reported. A diagnostic row: the runtime's channels adapter
+// answering the same frames with prebuilt replies and no WebSocket work (what the transport
+// alone allows any server on it).
 //
 // Mask: unmasking a 64 KiB frame (and 4 KiB, 32 B) in pool memory, in place: the SIMD kernel,
 // the scalar kernel, the TypeScript word loop (the library's path without WebAssembly) and a
@@ -28,7 +30,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
 import { MemoryPool } from "../mod.ts";
-import { maskReference, maskWords } from "../src/_mask_reference.ts";
+import { maskReference, maskShort, maskWords } from "../src/_mask_reference.ts";
 import { compileKernels, instantiateKernels } from "../src/_wasm/kernels.ts";
 import * as bunAdapter from "../src/adapters/bun.ts";
 import * as denoAdapter from "../src/adapters/deno.ts";
@@ -85,6 +87,58 @@ async function serveWs(): Promise<number> {
   });
   await new Promise((resolve) => server.once("listening", resolve));
   return (server.address() as { port: number }).port;
+}
+
+/**
+ * A diagnostic, not a WebSocket server: the runtime's channels adapter answering fixed-size
+ * frames with prebuilt replies (the frame length read from the first header), no unmasking,
+ * no messages. What the transport alone allows: the ceiling of any server on this adapter.
+ */
+async function serveAdapterCeiling(): Promise<number> {
+  const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 }, async (connection) => {
+    const { input, output } = connection;
+    for (;;) {
+      const { buffer, isCompleted } = await input.read();
+      const end = buffer.indexOf(CRLFCRLF);
+      if (end >= 0) {
+        input.advanceTo(end + 4);
+        break;
+      }
+      if (isCompleted) return;
+      input.advanceTo(0, buffer.length);
+    }
+    await output.write(new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"));
+    let frameLength = 0;
+    let replies = new Uint8Array(0);
+    let replyLength = 0;
+    for (;;) {
+      const { buffer, isCompleted } = await input.read();
+      if (frameLength === 0 && buffer.length >= 4) {
+        const b1 = buffer.at(1) & 0x7f;
+        const size = b1 < 126 ? b1 : (buffer.at(2) << 8) | buffer.at(3);
+        frameLength = size + (size < 126 ? 2 : 4) + 4;
+        replyLength = size + (size < 126 ? 2 : 4);
+        replies = new Uint8Array(replyLength * IN_FLIGHT);
+        for (let i = 0; i < IN_FLIGHT; i++) {
+          replies[i * replyLength] = 0x82;
+          if (size < 126) replies[i * replyLength + 1] = size;
+          else replies.set([126, size >>> 8, size & 0xff], i * replyLength + 1);
+        }
+      }
+      const frames = frameLength === 0 ? 0 : Math.floor(buffer.length / frameLength);
+      input.advanceTo(frames * frameLength, buffer.length);
+      for (let left = frames; left > 0;) {
+        const n = Math.min(left, IN_FLIGHT);
+        const view = output.getMemory(n * replyLength);
+        view.set(replies.subarray(0, n * replyLength));
+        output.advance(n * replyLength);
+        left -= n;
+      }
+      if (frames > 0) await output.flush();
+      if (isCompleted) return;
+    }
+  });
+  return listener.addr.port;
 }
 
 interface DenoServeApi {
@@ -264,6 +318,7 @@ function maskRows(): { label: string; gbps: number[] }[] {
   const options = { ...sampling(), warmupBatch: 4 };
   for (const size of [65536, 4096, 32, 8]) {
     const methods = [
+      { label: "TypeScript 4-byte loop", loop: (n: number) => (run(n, () => maskShort(bytes, 0, size, key, 1)), 0) },
       { label: "kernel (SIMD)", loop: (n: number) => (run(n, () => simd.mask(base, size, key, 1)), 0) },
       { label: "kernel (scalar)", loop: (n: number) => (run(n, () => scalar.mask(base, size, key, 1)), 0) },
       { label: "TypeScript words", loop: (n: number) => (run(n, () => maskWords(bytes, 0, size, key, 1)), 0) },
@@ -304,6 +359,7 @@ async function main(): Promise<void> {
   const servers = [
     await startServer("channels", `channels ./websocket (${runtime()})`, true),
     await startServer(baseline.kind, baseline.label, false),
+    await startServer("ceiling", `channels ./${runtime()} adapter, fixed replies (diagnostic)`, true),
   ];
   const results = new Map<string, number[]>();
   const key = (server: Server, size: number) => `${server.label}\u0000${size}`;
@@ -325,7 +381,7 @@ async function main(): Promise<void> {
   const ratios: number[] = [];
   for (const server of servers) {
     rows.push([
-      server.label + (server.channel ? "" : " (baseline)"),
+      server.label + (server === servers[1] ? " (baseline)" : ""),
       ...SIZES.map((size) => fmt(median(results.get(key(server, size)) ?? []))),
     ]);
   }
@@ -380,6 +436,8 @@ const serveKind = stringOption("serve");
 if (serveKind !== undefined) {
   const port = serveKind === "channels"
     ? await serveChannels()
+    : serveKind === "ceiling"
+    ? await serveAdapterCeiling()
     : serveKind === "ws"
     ? await serveWs()
     : serveKind === "deno"

@@ -1,7 +1,8 @@
 /**
  * WebSocket masking (RFC 6455 §5.3) in TypeScript: the plain byte loop the kernel is tested
- * against, and the word loop the library runs where the kernel cannot (no WebAssembly on the
- * host, or bytes outside pool memory).
+ * against, the loop over four key bytes the library runs on short payloads, and the word loop
+ * it runs on longer ones where the kernel cannot (no WebAssembly on the host, or bytes outside
+ * pool memory).
  *
  * `key` holds the 4 key bytes little-endian (key byte 0 in bits 0–7); `phase` (0–3) is the key
  * byte that applies to the first byte of the range.
@@ -26,11 +27,11 @@ const WORD_LOOP_BYTES = 64;
  */
 export function maskWords(bytes: Uint8Array, from: number, to: number, key: number, phase: number): void {
   if (to - from < WORD_LOOP_BYTES || !LITTLE_ENDIAN) {
-    maskReference(bytes, from, to, key, phase);
+    maskShort(bytes, from, to, key, phase);
     return;
   }
   const head = (4 - ((bytes.byteOffset + from) & 3)) & 3;
-  maskReference(bytes, from, from + head, key, phase);
+  maskShort(bytes, from, from + head, key, phase);
   const start = from + head;
   const shift = ((phase + head) & 3) << 3;
   const k = shift === 0 ? key | 0 : (key >>> shift) | (key << (32 - shift));
@@ -38,5 +39,28 @@ export function maskWords(bytes: Uint8Array, from: number, to: number, key: numb
   const view = new Int32Array(bytes.buffer, bytes.byteOffset + start, words);
   for (let i = 0; i < words; i++) view[i] = (view[i] as number) ^ k;
   const tail = start + words * 4;
-  maskReference(bytes, tail, to, key, (phase + tail - from) & 3);
+  maskShort(bytes, tail, to, key, (phase + tail - from) & 3);
+}
+
+/**
+ * XORs `bytes[from, to)` with the key four bytes a step (the key bytes in locals): for short
+ * payloads, where a call into WebAssembly costs more than the loop.
+ */
+export function maskShort(bytes: Uint8Array, from: number, to: number, key: number, phase: number): void {
+  const shift = (phase & 3) << 3;
+  const k = shift === 0 ? key : (key >>> shift) | (key << (32 - shift));
+  const k0 = k & 0xff;
+  const k1 = (k >>> 8) & 0xff;
+  const k2 = (k >>> 16) & 0xff;
+  const k3 = k >>> 24;
+  let i = from;
+  for (const end = to - 3; i < end; i += 4) {
+    bytes[i] = (bytes[i] as number) ^ k0;
+    bytes[i + 1] = (bytes[i + 1] as number) ^ k1;
+    bytes[i + 2] = (bytes[i + 2] as number) ^ k2;
+    bytes[i + 3] = (bytes[i + 3] as number) ^ k3;
+  }
+  if (i < to) bytes[i] = (bytes[i] as number) ^ k0;
+  if (i + 1 < to) bytes[i + 1] = (bytes[i + 1] as number) ^ k1;
+  if (i + 2 < to) bytes[i + 2] = (bytes[i + 2] as number) ^ k2;
 }

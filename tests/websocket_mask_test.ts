@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { MemoryPool } from "../mod.ts";
-import { maskReference, maskWords } from "../src/_mask_reference.ts";
+import { maskReference, maskShort, maskWords } from "../src/_mask_reference.ts";
 import { mask } from "../src/_wasm/mask.ts";
 import { compileKernels, instantiateKernels } from "../src/_wasm/kernels.ts";
 import { pathFor, resetKernelLayerForTesting, setKernelPath } from "../src/_wasm/paths.ts";
@@ -20,7 +20,7 @@ function keyOf(bytes: Uint8Array): number {
 describe("the mask kernel", () => {
   after(() => resetKernelLayerForTesting());
 
-  it("the SIMD build, the scalar build and the word loop give the byte loop's bytes on random ranges", async () => {
+  it("the SIMD build, the scalar build, the word loop and the short loop give the byte loop's bytes on random ranges", async () => {
     const memory = new WebAssembly.Memory({ initial: 3, maximum: 3 });
     const simd = instantiateKernels(memory, compileKernels("simd"));
     const scalar = instantiateKernels(memory, compileKernels("scalar"));
@@ -39,6 +39,7 @@ describe("the mask kernel", () => {
             ["simd", () => simd.mask(base, length, key, phase)],
             ["scalar", () => scalar.mask(base, length, key, phase)],
             ["words", () => maskWords(bytes, base, base + length, key, phase)],
+            ["short", () => maskShort(bytes, base, base + length, key, phase)],
           ] as const
         ) {
           bytes.set(data, base - 4);

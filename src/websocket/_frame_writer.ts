@@ -53,6 +53,9 @@ export class FrameWriter {
   // The current frame's masking key (little-endian) and payload bytes written so far.
   #key = 0;
   #done = 0;
+  // The view frames go into (until the next flush), and where its free part starts.
+  #view: Uint8Array | undefined;
+  #at = 0;
 
   /**
    * @param output Where frames go.
@@ -62,6 +65,38 @@ export class FrameWriter {
     this.#output = output;
     this.#masked = masked;
     this.#random = masked ? new Uint8Array(RANDOM_BYTES) : new Uint8Array(0);
+  }
+
+  /**
+   * Forgets the view frames were written into: call it before the output is flushed (a
+   * `getMemory` view dies at the flush). Frames written between flushes share a view.
+   */
+  release(): void {
+    this.#view = undefined;
+  }
+
+  /** A view with `need` bytes free from `this.#at` on: the last one when it has room. */
+  #take(need: number): Uint8Array {
+    const view = this.#view;
+    if (view !== undefined && view.length - this.#at >= need) return view;
+    const fresh = this.#output.getMemory(need);
+    this.#view = fresh;
+    this.#at = 0;
+    return fresh;
+  }
+
+  /** Commits `view[base, at)` and remembers where the view's free part starts. */
+  #commit(view: Uint8Array, base: number, at: number): void {
+    this.#output.advance(at - base);
+    this.#view = view;
+    this.#at = at;
+  }
+
+  /** Commits the full `view[base, at)` and takes a fresh view of at least `need` bytes. */
+  #next(base: number, at: number, need: number = 1): Uint8Array {
+    this.#output.advance(at - base);
+    this.#view = undefined;
+    return this.#take(need);
   }
 
   /**
@@ -76,8 +111,9 @@ export class FrameWriter {
     }
     const length = payload.length;
     const total = lengthBytes(length) + (this.#masked ? 4 : 0) + length;
-    let view = this.#output.getMemory(total <= ONE_VIEW_BYTES ? total : 14);
-    let at = this.#header(view, first, length);
+    let view = this.#take(total <= ONE_VIEW_BYTES ? total : 14);
+    let base = this.#at;
+    let at = this.#header(view, base, first, length);
     this.#done = 0;
     walkRuns(payload, runs);
     while (runs.next()) {
@@ -86,9 +122,8 @@ export class FrameWriter {
       const to = runs.to;
       while (from < to) {
         if (at === view.length) {
-          this.#output.advance(at);
-          view = this.#output.getMemory();
-          at = 0;
+          view = this.#next(base, at);
+          base = at = 0;
         }
         const n = Math.min(view.length - at, to - from);
         copy(bytes, from, n, view, at);
@@ -97,7 +132,7 @@ export class FrameWriter {
         from += n;
       }
     }
-    this.#output.advance(at);
+    this.#commit(view, base, at);
   }
 
   /**
@@ -108,15 +143,15 @@ export class FrameWriter {
   writeRange(first: number, bytes: Uint8Array, from: number, to: number): void {
     const length = to - from;
     const total = lengthBytes(length) + (this.#masked ? 4 : 0) + length;
-    let view = this.#output.getMemory(total <= ONE_VIEW_BYTES ? total : 14);
-    let at = this.#header(view, first, length);
+    let view = this.#take(total <= ONE_VIEW_BYTES ? total : 14);
+    let base = this.#at;
+    let at = this.#header(view, base, first, length);
     this.#done = 0;
     let next = from;
     while (next < to) {
       if (at === view.length) {
-        this.#output.advance(at);
-        view = this.#output.getMemory();
-        at = 0;
+        view = this.#next(base, at);
+        base = at = 0;
       }
       const n = Math.min(view.length - at, to - next);
       copy(bytes, next, n, view, at);
@@ -124,7 +159,7 @@ export class FrameWriter {
       at += n;
       next += n;
     }
-    this.#output.advance(at);
+    this.#commit(view, base, at);
   }
 
   /**
@@ -139,19 +174,21 @@ export class FrameWriter {
     if (most + 14 <= ONE_VIEW_BYTES) {
       // The header for the longest the text can be; moved up when it is shorter.
       const reserved = lengthBytes(most) + maskBytes;
-      const view = this.#output.getMemory(reserved + most);
-      const written = units === 0 ? 0 : encodeAt(text, view, reserved);
+      const view = this.#take(reserved + most);
+      const base = this.#at;
+      const written = units === 0 ? 0 : encodeAt(text, view, base + reserved);
       const headerBytes = lengthBytes(written) + maskBytes;
-      if (headerBytes < reserved) view.copyWithin(headerBytes, reserved, reserved + written);
+      if (headerBytes < reserved) view.copyWithin(base + headerBytes, base + reserved, base + reserved + written);
       this.#done = 0;
-      const at = this.#header(view, first, written);
+      const at = this.#header(view, base, first, written);
       this.#maskPart(view, at, written);
-      this.#output.advance(at + written);
+      this.#commit(view, base, at + written);
       return;
     }
     const length = utf8Length(text);
-    let view = this.#output.getMemory(14);
-    let at = this.#header(view, first, length);
+    let view = this.#take(14);
+    let base = this.#at;
+    let at = this.#header(view, base, first, length);
     this.#done = 0;
     let rest = text;
     for (;;) {
@@ -160,38 +197,37 @@ export class FrameWriter {
       at += written;
       if (read === rest.length) break;
       rest = rest.slice(read);
-      this.#output.advance(at);
-      view = this.#output.getMemory(4); // room for any character
-      at = 0;
+      view = this.#next(base, at, 4); // room for any character
+      base = at = 0;
     }
-    this.#output.advance(at);
+    this.#commit(view, base, at);
   }
 
-  /** Writes the header at the start of `view`; returns its length. Draws the masking key. */
-  #header(view: Uint8Array, first: number, length: number): number {
-    view[0] = first;
+  /** Writes the header at `view[base]`; returns the offset after it. Draws the masking key. */
+  #header(view: Uint8Array, base: number, first: number, length: number): number {
+    view[base] = first;
     const maskBit = this.#masked ? 0x80 : 0;
     let at: number;
     if (length < 126) {
-      view[1] = maskBit | length;
-      at = 2;
+      view[base + 1] = maskBit | length;
+      at = base + 2;
     } else if (length < 65536) {
-      view[1] = maskBit | 126;
-      view[2] = length >>> 8;
-      view[3] = length & 0xff;
-      at = 4;
+      view[base + 1] = maskBit | 126;
+      view[base + 2] = length >>> 8;
+      view[base + 3] = length & 0xff;
+      at = base + 4;
     } else {
-      view[1] = maskBit | 127;
+      view[base + 1] = maskBit | 127;
       const high = Math.floor(length / 4294967296);
-      view[2] = high >>> 24;
-      view[3] = (high >>> 16) & 0xff;
-      view[4] = (high >>> 8) & 0xff;
-      view[5] = high & 0xff;
-      view[6] = length >>> 24;
-      view[7] = (length >>> 16) & 0xff;
-      view[8] = (length >>> 8) & 0xff;
-      view[9] = length & 0xff;
-      at = 10;
+      view[base + 2] = high >>> 24;
+      view[base + 3] = (high >>> 16) & 0xff;
+      view[base + 4] = (high >>> 8) & 0xff;
+      view[base + 5] = high & 0xff;
+      view[base + 6] = length >>> 24;
+      view[base + 7] = (length >>> 16) & 0xff;
+      view[base + 8] = (length >>> 8) & 0xff;
+      view[base + 9] = length & 0xff;
+      at = base + 10;
     }
     if (this.#masked) {
       if (this.#randomAt === RANDOM_BYTES) {

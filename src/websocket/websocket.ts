@@ -705,6 +705,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   #flush(): Promise<void> {
     this.#flushPending = false;
+    this.#writer.release();
     return this.#connection.output.flush().then(ignore);
   }
 
