@@ -8,12 +8,18 @@
 
 import { maskShort, maskWords } from "../_mask_reference.ts";
 import { pathFor } from "./paths.ts";
+import type { Kernels } from "./kernels.ts";
 import { kernelsOf } from "./registry.ts";
 
 // Below this many bytes a loop over four key bytes in locals beats the call into WebAssembly
 // (about 17–22 ns against 40–56 ns at 32 B on Bun and Deno; even at 64 B): bench/websocket.ts
 // "mask" rows and the 32 B echo.
 const KERNEL_FROM_BYTES = 64;
+
+// The last memory masked in and its kernels (an instance outlives a test reset of the layer: it
+// still runs on its memory, and pathFor() still says when kernels are unavailable).
+let lastBuffer: ArrayBufferLike | undefined;
+let lastKernels: Kernels | undefined;
 
 /**
  * XORs `bytes[from, to)` with the masking key `key` (4 bytes little-endian, key byte 0 in the low
@@ -27,7 +33,13 @@ export function mask(bytes: Uint8Array, from: number, to: number, key: number, p
     return;
   }
   if (pathFor("mask", n) === "wasm") {
-    const kernels = kernelsOf(bytes.buffer);
+    // One memory's kernels remembered: frames come from the same few pool memories.
+    const buffer = bytes.buffer;
+    if (buffer !== lastBuffer) {
+      lastBuffer = buffer;
+      lastKernels = kernelsOf(buffer);
+    }
+    const kernels = lastKernels;
     if (kernels !== undefined) {
       kernels.mask(bytes.byteOffset + from, n, key, phase);
       return;
