@@ -115,6 +115,10 @@ export class FrameReader {
   #wireBytes = 0;
   #fragments = 0;
   readonly #ranges: number[] = [];
+  // Entries of #ranges in use (the array keeps its length: setting it costs a runtime call).
+  #rangeCount = 0;
+  // Entries of #messageSegments the message handed out uses.
+  #segmentCount = 0;
   readonly #utf8 = new Utf8Stream();
 
   // The message handed out: one buffer, over segments reused from message to message.
@@ -203,13 +207,14 @@ export class FrameReader {
       }
       // Consume what no message needs; everything is examined, so the read waits for more.
       const ranges = this.#ranges;
-      const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
+      const count = this.#rangeCount;
+      const keep = count > 0 ? ranges[0] as number : this.#parsed;
       this.#buffer = undefined;
       this.#heldExamined = true;
       this.#input.advanceTo(keep, buffer.length);
       this.#parsed -= keep;
       this.#examined = buffer.length - keep;
-      for (let i = 0; i < ranges.length; i++) ranges[i] = (ranges[i] as number) - keep;
+      for (let i = 0; i < count; i++) ranges[i] = (ranges[i] as number) - keep;
       this.#singleOffset += keep;
       this.#singleEnd -= keep;
     }
@@ -255,11 +260,12 @@ export class FrameReader {
   /** Forgets the message handed out (its bytes are consumed with the next read). */
   #release(): void {
     this.#holding = false;
-    this.#ranges.length = 0;
+    this.#rangeCount = 0;
     this.dataBytes = undefined;
     this.data = EMPTY_BUFFER;
     const segments = this.#messageSegments;
-    for (let i = 0; i < segments.length; i++) (segments[i] as BufferSegment).bytes = EMPTY;
+    for (let i = 0; i < this.#segmentCount; i++) (segments[i] as BufferSegment).bytes = EMPTY;
+    this.#segmentCount = 0;
     this.#singleBytes = undefined;
     if (this.#compressed) this.#inflater?.release();
   }
@@ -444,7 +450,7 @@ export class FrameReader {
       const cursor = this.#cursor;
       const offset = cursor.from - this.#runAt;
       if (!this.#chunk(cursor.bytes, from + offset, to + offset)) return false;
-      if (!compressed && this.#ranges.length === 0) {
+      if (!compressed && this.#rangeCount === 0) {
         this.#singleBytes = cursor.bytes;
         this.#singleOffset = offset;
         this.#singleEnd = this.#runEnd;
@@ -457,7 +463,7 @@ export class FrameReader {
           return false;
         }
       }
-      if (!compressed && this.#ranges.length === 0) this.#singleBytes = undefined;
+      if (!compressed && this.#rangeCount === 0) this.#singleBytes = undefined;
     }
     if (compressed) {
       this.#wireBytes += to - from;
@@ -465,9 +471,13 @@ export class FrameReader {
     }
     this.#messageBytes += to - from;
     const ranges = this.#ranges;
-    const last = ranges.length - 1;
+    const last = this.#rangeCount - 1;
     if (last > 0 && ranges[last] === from) ranges[last] = to;
-    else ranges.push(from, to);
+    else {
+      ranges[last + 1] = from;
+      ranges[last + 2] = to;
+      this.#rangeCount = last + 3;
+    }
     return true;
   }
 
@@ -521,14 +531,15 @@ export class FrameReader {
    */
   #gather(buffer: ReadableBuffer): ReadableBuffer {
     const ranges = this.#ranges;
+    const rangeCount = this.#rangeCount;
     const message = this.#messageBuffer;
-    if (ranges.length === 0) {
+    if (rangeCount === 0) {
       retargetBuffer(message, NO_SEGMENTS, 0, 0, 0, 0);
       return message;
     }
     const segments = this.#messageSegments;
     const single = this.#singleBytes;
-    if (ranges.length === 2 && single !== undefined && (ranges[1] as number) <= this.#singleEnd) {
+    if (rangeCount === 2 && single !== undefined && (ranges[1] as number) <= this.#singleEnd) {
       // One range in one run of memory: one segment, no walk.
       let seg = segments[0];
       if (seg === undefined) segments.push(seg = new BufferSegment(null, EMPTY, 0, 0));
@@ -538,6 +549,7 @@ export class FrameReader {
       seg.end = end;
       seg.runningIndex = 0;
       retargetBuffer(message, segments, 0, 0, start, end);
+      this.#segmentCount = 1;
       this.dataBytes = single;
       this.dataFrom = start;
       this.dataTo = end;
@@ -546,7 +558,7 @@ export class FrameReader {
     let count = 0;
     let start = 0;
     let position = 0;
-    for (let i = 0; i < ranges.length; i += 2) {
+    for (let i = 0; i < rangeCount; i += 2) {
       walkRuns(buffer, runs, ranges[i] as number, ranges[i + 1] as number);
       while (runs.next()) {
         const bytes = runs.bytes;
@@ -569,6 +581,7 @@ export class FrameReader {
       }
     }
     retargetBuffer(message, segments, 0, count - 1, start, position);
+    this.#segmentCount = count;
     return message;
   }
 
@@ -584,14 +597,15 @@ export class FrameReader {
     if (this.#heldExamined || !this.#holding || buffer === undefined) return;
     this.#heldExamined = true;
     const ranges = this.#ranges;
-    const keep = ranges.length > 0 ? ranges[0] as number : this.#parsed;
+    const count = this.#rangeCount;
+    const keep = count > 0 ? ranges[0] as number : this.#parsed;
     this.#stopWalk();
     this.#buffer = undefined;
     const input = this.#input;
     input.advanceTo(keep, buffer.length);
     this.#parsed -= keep;
     this.#examined = buffer.length - keep;
-    for (let i = 0; i < ranges.length; i++) ranges[i] = (ranges[i] as number) - keep;
+    for (let i = 0; i < count; i++) ranges[i] = (ranges[i] as number) - keep;
     this.#singleOffset += keep;
     this.#singleEnd -= keep;
     try {
