@@ -386,12 +386,23 @@ describe(`websocket: protocol errors over raw TCP (${runtime} server)`, () => {
       1002,
     ],
     ["a 1-byte close payload", encodeFrame(8, new Uint8Array([3])), 1002],
+    ["close code 0", encodeFrame(8, closePayload(0)), 1002],
     ["close code 999", encodeFrame(8, closePayload(999)), 1002],
     ["close code 1004", encodeFrame(8, closePayload(1004)), 1002],
     ["close code 1005", encodeFrame(8, closePayload(1005)), 1002],
     ["close code 1006", encodeFrame(8, closePayload(1006)), 1002],
     ["close code 1015", encodeFrame(8, closePayload(1015)), 1002],
+    ["close code 1016", encodeFrame(8, closePayload(1016)), 1002],
     ["close code 2999", encodeFrame(8, closePayload(2999)), 1002],
+    ["a close of 126 bytes", encodeFrame(8, new Uint8Array(126)), 1002],
+    [
+      "a message in more frames than maxFragments (65,536)",
+      concat([
+        encodeFrame(2, new Uint8Array(0), { fin: false }),
+        ...Array.from({ length: 65536 }, () => encodeFrame(0, new Uint8Array(0), { fin: false })),
+      ]),
+      1009,
+    ],
     [
       "text that is not UTF-8",
       encodeFrame(
