@@ -539,6 +539,18 @@ describe("websocket: limits, checked on the frame header before the payload is b
     await expectFailure(concat(frames), 1009, { maxFragments: 10 });
   });
 
+  it("a connection that ends without a close frame (even inside a frame) closes with 1006", async () => {
+    for (const tail of [new Uint8Array(0), encodeFrame(BINARY, new Uint8Array(500)).subarray(0, 100)]) {
+      const { peer, closed } = echoServer();
+      await open(peer);
+      if (tail.length > 0) await peer.send(tail);
+      peer.end();
+      const info = await closed;
+      assert.equal(info.code, 1006);
+      assert.equal(info.wasClean, false);
+    }
+  });
+
   it("the pool gets every block back once the connection is over", async () => {
     const pool = new MemoryPool({ blockSize: 64 });
     const { peer, serving } = echoServer({}, pool);
