@@ -400,7 +400,9 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * @param data A string (a text message), bytes or a buffer (a binary message unless
    *   `binary: false`). Copied: it may be reused once the call returns.
    * @param options The message type, and compression.
-   * @returns Settles when the output took the frame (it waits while the peer reads slowly).
+   * @returns Settles when the output took the frame (it waits while the peer reads slowly). While a
+   *   received message is handled it settles at once and the flush comes with the next
+   *   `receive()` (see there), unless 64 KiB or more wait to be flushed.
    * @throws {ChannelStateError} `WEBSOCKET_CLOSED` once the close began.
    * @throws {TypeError} When `data` is not a string, a `Uint8Array` or a `ReadableBuffer`.
    */
