@@ -19,12 +19,16 @@
 //    chunks of 1 KiB, 16 KiB, 48 KiB and 1 MiB: `await writer.write(chunk)` into a Channel, piped
 //    through the transform with pipeThrough, the output read to the end; against the fastest
 //    native bytes-to-bytes job on the same chunks (each chunk encoded or decoded into one reused
-//    output array, a group cut by a chunk boundary carried as a user must).
+//    output array, a group cut by a chunk boundary carried as a user must). The pipe also runs
+//    with the kernel layer forced to each path (the table's evidence where it matters: output in
+//    4 KiB blocks, input runs as the pool hands them out), and a diagnostic row copies each chunk
+//    into pool memory before the native job (what write() cannot avoid).
 //
 // MB/s always counts binary bytes (the input when encoding, the output when decoding), as in
 // perf-anchors.md §1. Parts 1 and 2: each sample runs a calibrated loop of about 50 ms (15 ms
 // with --quick) after a warm-up; methods are interleaved sample by sample; the figure is the
-// median. Part 3: 5 runs of each method (3 with --quick), interleaved; the median.
+// median. Part 3: 7 runs of each method (5 with --quick), interleaved; the median. Wall time, or
+// the process's CPU time with --cpu-time (on a machine shared with other work).
 
 import { Buffer } from "node:buffer";
 import { fromByteArray, toByteArray } from "base64-js";
@@ -41,6 +45,7 @@ import {
 import { type ByteSink, decodeBase64Groups, encodeBase64Groups } from "../src/_wasm/base64.ts";
 import { hasNativePath, type KernelOp, nativeFromBytes, pathFor, setKernelPath } from "../src/_wasm/paths.ts";
 import {
+  cpuClock,
   flag,
   fmt,
   fmtRatio,
@@ -61,10 +66,14 @@ const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling(
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [KiB, 3 * KiB, 16 * KiB, 48 * KiB, MiB];
-const STREAM_SIZES = [16 * KiB, MiB];
+const STREAM_SIZES = [3 * KiB, 16 * KiB, 48 * KiB, MiB];
 const CHUNKS = [KiB, 16 * KiB, 48 * KiB, MiB];
 const TOTAL = numberOption("mib", flag("quick") ? 16 : 48) * MiB;
-const CHANNEL_RUNS = flag("quick") ? 3 : 5;
+const CHANNEL_RUNS = flag("quick") ? 5 : 7;
+// --cpu-time: every part counts the process's CPU time instead of wall time (a machine shared
+// with other work: waiting for a core is not the job's cost).
+const CPU_TIME = flag("cpu-time");
+const clock = CPU_TIME ? cpuClock : () => performance.now();
 
 // Big blocks for the contiguous cases (input and output in one 16 MiB slab, so the kernel writes
 // in place), and the 4 KiB channel segments in 8 MiB slabs.
@@ -343,6 +352,19 @@ function decodeMethods(size: number): { methods: Method[]; check: () => Uint8Arr
 
 // ---- part 3: through a channel ----
 
+// The native job each runtime does fastest (part 3 on this machine), for the diagnostic row,
+// and a pool block each chunk is copied into first there (as write() does).
+const DIAG_NATIVE = {
+  encode: proto.toBase64 !== undefined ? "tobase64" : "buffer-latin1",
+  decode: proto.setFromBase64 !== undefined ? "setfrombase64-latin1" : "buffer-latin1",
+} as const;
+const staging = bigPool.rent().bytes;
+
+function stageChunk(chunk: Uint8Array): Uint8Array {
+  staging.set(chunk);
+  return staging.subarray(0, chunk.length);
+}
+
 const ENCODE_TABLE = utf8.encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 
 /**
@@ -350,7 +372,7 @@ const ENCODE_TABLE = utf8.encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
  * chunk's whole groups in one native call into a reused output array (the 1–2 bytes a chunk
  * boundary cuts off carried to the next chunk, their group written in JavaScript).
  */
-function nativeEncodeStream(id: string, chunks: readonly Uint8Array[], out: Uint8Array): number {
+function nativeEncodeStream(id: string, chunks: readonly Uint8Array[], out: Uint8Array, stage = false): number {
   const outBuf = Buffer.from(out.buffer, out.byteOffset, out.length) as FastBuffer;
   const toBase64 = proto.toBase64;
   const carry = new Uint8Array(3);
@@ -364,7 +386,8 @@ function nativeEncodeStream(id: string, chunks: readonly Uint8Array[], out: Uint
     out[at + 3] = ENCODE_TABLE[v & 63] as number;
     return 4;
   };
-  for (const chunk of chunks) {
+  for (const original of chunks) {
+    const chunk = stage ? stageChunk(original) : original;
     let off = 0;
     let at = 0;
     if (carried > 0) {
@@ -403,12 +426,13 @@ function nativeEncodeStream(id: string, chunks: readonly Uint8Array[], out: Uint
  * groups made a string and decoded in one native call into a reused output array (a group cut
  * by a chunk boundary carried to the next chunk).
  */
-function nativeDecodeStream(id: string, chunks: readonly Uint8Array[], out: Uint8Array): number {
+function nativeDecodeStream(id: string, chunks: readonly Uint8Array[], out: Uint8Array, stage = false): number {
   const outBuf = Buffer.from(out.buffer, out.byteOffset, out.length) as FastBuffer;
   const setFromBase64 = proto.setFromBase64;
   let carry = "";
   let written = 0;
-  for (const chunk of chunks) {
+  for (const original of chunks) {
+    const chunk = stage ? stageChunk(original) : original;
     const chunkBuf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) as FastBuffer;
     let text = id === "setfrombase64" ? td.decode(chunk) : chunkBuf.latin1Slice(0, chunk.length);
     if (carry.length > 0) text = carry + text;
@@ -468,6 +492,7 @@ async function channelRows(): Promise<ChannelRow[]> {
   const text = utf8.encode(Buffer.from(binary).toString("base64"));
   const expectedText = text.length;
   for (const job of ["encode", "decode"] as const) {
+    const op: KernelOp = job === "encode" ? "base64Encode" : "base64Decode";
     const natives = job === "encode"
       ? [
         "buffer-latin1",
@@ -486,21 +511,47 @@ async function channelRows(): Promise<ChannelRow[]> {
           run: () => channelStream(job === "encode" ? base64Encoder() : base64Decoder(), chunks),
           expect: job === "encode" ? expectedText : TOTAL,
         },
+        // The same pipe with the kernel layer forced to each path: what the table is made of, in
+        // the setting it serves (output in 4 KiB blocks, input runs as the pool hands them out).
+        ...(["wasm", ...(hasNativePath(op) ? ["native" as const] : [])] as const).map((path) => ({
+          id: `channel-${path === "wasm" ? "kernel" : "native"}`,
+          label: `pipeThrough, ${path === "wasm" ? "kernel" : "native"} path (forced), ${fmtSize(chunk)} writes`,
+          run: async () => {
+            setKernelPath(op, path);
+            try {
+              return await channelStream(job === "encode" ? base64Encoder() : base64Decoder(), chunks);
+            } finally {
+              setKernelPath(op, "auto");
+            }
+          },
+          expect: job === "encode" ? expectedText : TOTAL,
+        })),
         ...natives.map((id) => ({
           id,
           label: `${id}, one native call per ${fmtSize(chunk)} chunk`,
           run: () => job === "encode" ? nativeEncodeStream(id, chunks, out) : nativeDecodeStream(id, chunks, out),
           expect: job === "encode" ? expectedText : TOTAL,
         })),
+        {
+          // What a channel cannot avoid on top of the same native job: write() copies each chunk
+          // into pool memory. The ceiling of the channel's ratio where it takes the native path.
+          id: "diag-copy-native",
+          label: `diagnostic: each chunk copied into pool memory, then ${DIAG_NATIVE[job]}`,
+          run: () =>
+            job === "encode"
+              ? nativeEncodeStream(DIAG_NATIVE.encode, chunks, out, true)
+              : nativeDecodeStream(DIAG_NATIVE.decode, chunks, out, true),
+          expect: job === "encode" ? expectedText : TOTAL,
+        },
       ];
       const times: number[][] = methods.map(() => []);
       for (let round = -1; round < CHANNEL_RUNS; round++) {
         for (let k = 0; k < methods.length; k++) {
           const m = methods[k] as (typeof methods)[number];
-          const start = performance.now();
+          const start = clock();
           // deno-lint-ignore no-await-in-loop
           const n = await m.run();
-          const ms = performance.now() - start;
+          const ms = clock() - start;
           if (n !== m.expect) {
             throw new Error(`Cannot trust ${job} ${m.id} at ${fmtSize(chunk)}: ${n} bytes, not ${m.expect}`);
           }
@@ -537,6 +588,7 @@ const method = [
   "bytes in pool memory → encoded/decoded bytes in pool memory; MB/s of binary bytes (10^6 B/s)",
   `parts 1–2: ${SAMPLES} samples of ~${SAMPLE_MS} ms per method, interleaved, after ${WARMUP_MS} ms of warm-up; median`,
   `part 3: ${TOTAL / MiB} MiB through a channel in chunks, ${CHANNEL_RUNS} runs per method, interleaved; median`,
+  `times are ${CPU_TIME ? "the process's CPU time (--cpu-time)" : "wall time"}`,
   "paths: the kernel layer forced to its kernel or native path, and the table's choice, against the best native method",
   "streaming overhead: transform on 4 KiB segments (adjacent or scattered) ÷ the table's choice on the same bytes contiguous (1 = free)",
   "through a channel: pipeThrough MB/s ÷ the fastest native bytes-to-bytes job on the same chunks (above 1: the channel is faster)",
@@ -564,20 +616,36 @@ for (const job of ["encode", "decode"] as const) {
       const whole = size - (size % 3);
       const input = job === "encode" ? data(whole) : utf8.encode(Buffer.from(data(whole)).toString("base64"));
       const make = () => (job === "encode" ? base64Encoder() : base64Decoder());
+      const name = job === "encode" ? "base64Encoder" : "base64Decoder";
+      const adjacent = channelBuffer(input, false);
       methods.push(
         {
           id: "transform",
-          label: `${job === "encode" ? "base64Encoder" : "base64Decoder"}() on adjacent 4 KiB segments`,
-          loop: transformLoop(make(), channelBuffer(input, false)),
+          label: `${name}() on adjacent 4 KiB segments`,
+          loop: transformLoop(make(), adjacent),
           before: forcing(op, "auto"),
         },
         {
           id: "transform-scattered",
-          label: `${job === "encode" ? "base64Encoder" : "base64Decoder"}() on scattered 4 KiB segments`,
+          label: `${name}() on scattered 4 KiB segments`,
           loop: transformLoop(make(), channelBuffer(input, true)),
           before: forcing(op, "auto"),
         },
+        {
+          id: "transform-kernel",
+          label: `${name}() on adjacent 4 KiB segments, kernel path (forced)`,
+          loop: transformLoop(make(), adjacent),
+          before: forcing(op, "wasm"),
+        },
       );
+      if (hasNativePath(op)) {
+        methods.push({
+          id: "transform-native",
+          label: `${name}() on adjacent 4 KiB segments, native path (forced)`,
+          loop: transformLoop(make(), adjacent),
+          before: forcing(op, "native"),
+        });
+      }
     }
     // Every contiguous method must produce the same bytes.
     let reference: Uint8Array | undefined;
@@ -595,6 +663,7 @@ for (const job of ["encode", "decode"] as const) {
       warmupMs: WARMUP_MS,
       warmupBatch: 4,
       reheat: true,
+      clock,
     }).map((ns) => ns.map((nsPerOp) => ((size - (size % 3)) / nsPerOp) * 1000)); // MB/s
     methods.forEach((m, k) => {
       rows.push({
@@ -619,6 +688,10 @@ console.log(
   ),
 );
 
+const nativeFromLabel = (op: KernelOp) => {
+  const bytes = nativeFromBytes(op);
+  return bytes === Infinity ? "never" : fmtSize(bytes);
+};
 const find = (job: string, size: number, id: string) =>
   rows.find((r) => r.job === job && r.size === size && r.method === id);
 const ratios = (["encode", "decode"] as const).flatMap((job) =>
@@ -634,6 +707,8 @@ const ratios = (["encode", "decode"] as const).flatMap((job) =>
       auto: mb("ours-auto"),
       transform: mb("transform"),
       scattered: mb("transform-scattered"),
+      transformKernel: mb("transform-kernel"),
+      transformNative: mb("transform-native"),
       best,
       js: mb("base64-js"),
       path: pathFor(job === "encode" ? "base64Encode" : "base64Decode", size - (size % 3)),
@@ -670,11 +745,19 @@ console.log(
   ),
 );
 const streamRatios = ratios.filter((r) => STREAM_SIZES.includes(r.size));
-console.log(`\nstreaming overhead: transform ÷ the table's choice on the same bytes contiguous (1 = free):\n`);
+console.log(
+  `\nstreaming: transform ÷ the table's choice on the same bytes contiguous (overhead; 1 = free), and the paths in the transform:\n`,
+);
 console.log(
   markdownTable(
-    ["job", "size", "adjacent", "scattered"],
-    streamRatios.map((r) => [r.job, fmtSize(r.size), fmtRatio(r.transform / r.auto), fmtRatio(r.scattered / r.auto)]),
+    ["job", "size", "adjacent", "scattered", "transform: kernel ÷ native path"],
+    streamRatios.map((r) => [
+      r.job,
+      fmtSize(r.size),
+      fmtRatio(r.transform / r.auto),
+      fmtRatio(r.scattered / r.auto),
+      fmtRatio(r.transformKernel / r.transformNative),
+    ]),
   ),
 );
 
@@ -690,14 +773,35 @@ const channelRatios = (["encode", "decode"] as const).flatMap((job) =>
   CHUNKS.map((chunk) => {
     const all = channel.filter((r) => r.job === job && r.chunk === chunk);
     const ours = all.find((r) => r.method === "channel") as ChannelRow;
-    const best = all.filter((r) => r.method !== "channel").reduce((a, b) => (b.mbPerSec > a.mbPerSec ? b : a));
-    return { job, chunk, ours, best, ratio: ours.mbPerSec / best.mbPerSec };
+    const best = all.filter((r) => !r.method.startsWith("channel") && !r.method.startsWith("diag"))
+      .reduce((a, b) => (b.mbPerSec > a.mbPerSec ? b : a));
+    const ceiling = all.find((r) => r.method === "diag-copy-native") as ChannelRow;
+    const kernel = all.find((r) => r.method === "channel-kernel") as ChannelRow;
+    const native = all.find((r) => r.method === "channel-native");
+    return {
+      job,
+      chunk,
+      ours,
+      best,
+      ratio: ours.mbPerSec / best.mbPerSec,
+      ceiling: ceiling.mbPerSec / best.mbPerSec,
+      paths: native === undefined ? NaN : kernel.mbPerSec / native.mbPerSec,
+    };
   })
 );
 console.log(`\n${runtime()}: through a channel ÷ the fastest native bytes-to-bytes job on the same chunks:\n`);
 console.log(
   markdownTable(
-    ["job", "chunk", "channel MB/s", " best native", "native MB/s", "channel ÷ native"],
+    [
+      "job",
+      "chunk",
+      "channel MB/s",
+      " best native",
+      "native MB/s",
+      "channel ÷ native",
+      "copy + native ÷ native",
+      "in the pipe: kernel ÷ native path",
+    ],
     channelRatios.map((r) => [
       r.job,
       fmtSize(r.chunk),
@@ -705,6 +809,8 @@ console.log(
       r.best.method,
       fmt(r.best.mbPerSec, 0),
       fmtRatio(r.ratio),
+      fmtRatio(r.ceiling),
+      fmtRatio(r.paths),
     ]),
   ),
 );
@@ -718,7 +824,7 @@ report.summary = [
       "base64 through a channel ÷ the fastest native bytes-to-bytes job (MB/s ratio; above 1: the channel is faster)",
     rows: channelRatios.map((r) => ({
       label: `${r.job} ${fmtSize(r.chunk)} chunks`,
-      value: `${fmtRatio(r.ratio)} (${r.best.method})`,
+      value: `${fmtRatio(r.ratio)} (${r.best.method}; copy + native: ${fmtRatio(r.ceiling)})`,
       number: r.ratio,
     })),
   },
@@ -732,13 +838,22 @@ report.summary = [
     })),
   },
   {
-    title: "base64 paths: kernel ÷ ours native (above 1: the kernel is faster), and the table's choice",
+    title: "base64 paths in the pipe: kernel ÷ native path through pipeThrough (above 1: the kernel is faster)",
+    rows: channelRatios.map((r) => ({
+      label: `${r.job} ${fmtSize(r.chunk)} chunks`,
+      value: fmtRatio(r.paths),
+      number: r.paths,
+    })),
+  },
+  {
+    title:
+      "base64 paths: kernel ÷ native path, contiguous / in the transform on 4 KiB output blocks (above 1: the kernel is faster), and the table's choice",
     rows: ratios.map((r) => ({
       label: `${r.job} ${fmtSize(r.size)}`,
-      value: `${fmtRatio(r.kernel / r.oursNative)} (${r.path}; native from ${
-        fmtSize(nativeFromBytes(r.job === "encode" ? "base64Encode" : "base64Decode"))
-      })`,
-      number: r.kernel / r.oursNative,
+      value: `${fmtRatio(r.kernel / r.oursNative)} / ${
+        fmtRatio(r.transformKernel / r.transformNative)
+      } (${r.path}; native from ${nativeFromLabel(r.job === "encode" ? "base64Encode" : "base64Decode")})`,
+      number: r.transformKernel / r.transformNative,
     })),
   },
   {

@@ -19,6 +19,8 @@ import { Channel, MemoryPool, type PoolBlock, type ReadableBuffer } from "../mod
 import { nativeFromBytes, setKernelPath } from "../src/_wasm/paths.ts";
 import { instantiateKernels } from "../src/_wasm/kernels.ts";
 import {
+  cpuClock,
+  flag,
   fmt,
   fmtRatio,
   fmtSize,
@@ -33,6 +35,8 @@ import {
 } from "./_util.ts";
 
 const { sampleMs: SAMPLE_MS, samples: SAMPLES, warmupMs: WARMUP_MS } = sampling();
+// --cpu-time: the process's CPU time instead of wall time (a machine shared with other work).
+const clock = flag("cpu-time") ? cpuClock : undefined;
 const NEEDLE = 0x0a;
 const MiB = 1024 * 1024;
 const bigPool = new MemoryPool({ blockSize: MiB, blocksPerSlab: 4 });
@@ -168,6 +172,7 @@ for (const { size, pool, label } of SCENARIOS) {
     warmupMs: WARMUP_MS,
     warmupBatch: 64,
     reheat: true,
+    ...(clock === undefined ? {} : { clock }),
     verify: (k, sum, n) => {
       if (sum !== expected * n) throw new Error(`Cannot trust ${methods[k]?.id} as its results changed`);
     },

@@ -7,7 +7,7 @@
  *
  * | what the cursor gives | allocates? |
  * | --- | --- |
- * | `bytes`, `from`, `to` (the run is `bytes[from, to)`) | no: a segment's own view, or one view of a whole memory per walk |
+ * | `bytes`, `from`, `to` (the run is `bytes[from, to)`) | no: a segment's own view, or for joined segments the kernel layer's view of the whole pool memory (one per walk for other memory) |
  * | `view()` | only when the run is not exactly one segment's whole view (a slice, or joined segments) |
  *
  * Start a walk with `walkRuns` (readable_buffer.ts), which knows where a buffer's bytes lie.
@@ -17,6 +17,7 @@
 
 import type { BufferSegment } from "./_segment.ts";
 import { memoryView } from "./_wasm/registry.ts";
+import type { PoolBlock } from "./memory_pool.ts";
 
 const EMPTY = new Uint8Array(0);
 const NO_SEGMENTS: readonly BufferSegment[] = [];
@@ -54,6 +55,8 @@ export class RunCursor {
   to = 0;
   /** Offset of the run's first byte from the start of the walk. */
   offset = 0;
+  /** The pool block of the run's first segment (all of a run's blocks share its memory), or null. */
+  block: PoolBlock | null = null;
 
   /**
    * Starts a walk over stream positions `[start, end)` of `segments[first..last]`, where
@@ -93,30 +96,28 @@ export class RunCursor {
       const to = end - ri < seg.end ? end - ri : seg.end;
       if (to <= from) continue;
       const bytes = seg.bytes;
-      let runTo = to;
-      if (this.#join && this.#index <= last) {
-        // Join the following segments while each starts where the run ends, in the same memory.
-        const buffer = bytes.buffer;
-        let address = bytes.byteOffset + to;
+      this.block = seg.block;
+      this.bytes = bytes;
+      this.from = from;
+      this.to = to;
+      if (this.#join && to === seg.end && this.#index <= last) {
+        // Join the following segments while each starts where the run ends, in the same memory
+        // (offsets first: a view's `byteOffset` and above all its `buffer` are getter calls).
+        const base = bytes.byteOffset;
+        let address = base + to;
         while (this.#index <= last) {
           const next = segments[this.#index] as BufferSegment;
-          const nb = next.bytes;
-          if (nb.byteOffset !== address || nb.buffer !== buffer) break;
+          if (next.bytes.byteOffset !== address || !sameMemory(seg, next)) break;
           const nto = end - next.runningIndex < next.end ? end - next.runningIndex : next.end;
           if (nto <= 0) break;
           address += nto;
           this.#index++;
         }
-        runTo = address - bytes.byteOffset;
-      }
-      if (runTo === to) {
-        this.bytes = bytes;
-        this.from = from;
-        this.to = to;
-      } else {
-        this.bytes = this.#wholeView(bytes.buffer);
-        this.from = bytes.byteOffset + from;
-        this.to = bytes.byteOffset + runTo;
+        if (address !== base + to) {
+          this.bytes = this.#wholeView(seg);
+          this.from = base + from;
+          this.to = address;
+        }
       }
       return true;
     }
@@ -124,9 +125,10 @@ export class RunCursor {
     return false;
   }
 
-  #wholeView(buffer: ArrayBufferLike): Uint8Array {
-    const pool = memoryView(buffer);
+  #wholeView(seg: BufferSegment): Uint8Array {
+    const pool = seg.block !== null ? memoryView(seg.block.memory) : undefined;
     if (pool !== undefined) return pool;
+    const buffer = seg.bytes.buffer;
     if (buffer !== this.#wholeBuffer) {
       this.#wholeBuffer = buffer;
       this.#whole = new Uint8Array(buffer);
@@ -148,6 +150,15 @@ export class RunCursor {
     this.#wholeBuffer = undefined;
     this.#whole = EMPTY;
     this.bytes = EMPTY;
+    this.block = null;
     this.from = this.to = 0;
   }
+}
+
+/** True when two segments lie in the same memory (their blocks' when pool memory: no view's buffer to read). */
+function sameMemory(a: BufferSegment, b: BufferSegment): boolean {
+  const ab = a.block;
+  const bb = b.block;
+  if (ab !== null && bb !== null) return ab.memory === bb.memory;
+  return a.bytes.buffer === b.bytes.buffer;
 }

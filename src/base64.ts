@@ -344,6 +344,9 @@ class Base64DecoderTransform implements ChannelTransform {
   #lastData = 0;
   // Stream offset of the first '=' (an incomplete padding error names it).
   #firstPad = 0;
+  // Whether whole groups may take the native path: not once the stream showed a byte outside
+  // the alphabet between groups (whitespace, mostly), which would make it fail and redo.
+  #native = true;
 
   constructor(url: boolean, strict: boolean, skipWhitespace: boolean) {
     this.#url = url;
@@ -375,6 +378,7 @@ class Base64DecoderTransform implements ChannelTransform {
     this.#groupLength = 0;
     this.#state = DATA;
     this.#position = 0;
+    this.#native = true;
   }
 
   /** Decodes `bytes[from, from + length)`; `base` is the stream offset of `bytes[from]`. */
@@ -387,7 +391,11 @@ class Base64DecoderTransform implements ChannelTransform {
       // Fast path: at a group boundary, the kernel takes every whole group it can.
       if (this.#groupLength === 0 && this.#state === DATA && end - off >= 4) {
         const whole = end - off - ((end - off) % 4);
-        off += decodeBase64Groups(bytes, off, whole, this.#out, this.#url);
+        const done = decodeBase64Groups(bytes, off, whole, this.#out, this.#url, this.#native);
+        // Stopped inside: an irregular byte (whitespace, padding, an error) the native path
+        // would fail on again and again.
+        if (done < whole) this.#native = false;
+        off += done;
         if (off >= end) return;
       }
       // Slow path, one character: until the group in progress completes.

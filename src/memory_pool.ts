@@ -7,7 +7,7 @@
 
 import { KERNEL_RESERVED_BYTES } from "./_wasm/kernels.ts";
 import { createFixedMemory, WASM_PAGE_BYTES } from "./_wasm/memory.ts";
-import { registerKernelMemory } from "./_wasm/registry.ts";
+import { forgetKernelMemory, registerKernelMemory } from "./_wasm/registry.ts";
 import { isIntegerIn, rangeError, stateError } from "./errors.ts";
 
 /** Options of {@linkcode MemoryPool}. */
@@ -298,6 +298,7 @@ export class MemoryPool {
         this.#oversizeFreeBytes += slab.byteLength;
       } else {
         this.#reservedBytes -= slab.byteLength;
+        forgetKernelMemory(slab.memory);
       }
       return;
     }
@@ -319,9 +320,10 @@ export class MemoryPool {
   #reserve(bytes: number, what: string): void {
     // Kept oversize blocks are the first to go when the limit is near.
     while (this.#reservedBytes + bytes > this.maxBytes && this.#oversizeFree.length > 0) {
-      const dropped = slabOf(this.#oversizeFree.pop() as PoolBlock).byteLength;
-      this.#oversizeFreeBytes -= dropped;
-      this.#reservedBytes -= dropped;
+      const slab = slabOf(this.#oversizeFree.pop() as PoolBlock);
+      forgetKernelMemory(slab.memory);
+      this.#oversizeFreeBytes -= slab.byteLength;
+      this.#reservedBytes -= slab.byteLength;
     }
     if (this.#reservedBytes + bytes > this.maxBytes) {
       throw rangeError(

@@ -333,16 +333,23 @@ export class ReadableBuffer {
     return lo;
   }
 
-  /**
-   * Stream position of the first `value` at or after stream position `from`, or -1: one search
-   * per run of segments adjacent in memory.
-   */
+  /** Stream position of the first `value` at or after stream position `from`, or -1. */
   #indexOfByte(value: number, from: number): number {
     const end = this.#end;
     if (from >= end) return -1;
-    const runs = searchRuns.reset(this.#segments, this.#locate(from), this.#last, from, end);
+    // Fast path: the segment `from` is in (where most searches end), without a walk.
+    const first = this.#locate(from);
+    const seg = this.#segments[first] as BufferSegment;
+    const ri = seg.runningIndex;
+    const found = memchr(seg.bytes, from - ri, end - ri < seg.end ? end - ri : seg.end, value, seg.block);
+    if (found >= 0) return ri + found;
+    if (end - ri <= seg.end) return -1;
+    // The rest segment by segment: a joined run would be a view of a whole memory, which the
+    // native path must bound with a view of its own, and a kernel call per segment is cheap.
+    from = ri + seg.end;
+    const runs = searchRuns.reset(this.#segments, first + 1, this.#last, from, end, false);
     while (runs.next()) {
-      const found = memchr(runs.bytes, runs.from, runs.to, value);
+      const found = memchr(runs.bytes, runs.from, runs.to, value, runs.block);
       if (found >= 0) {
         const position = from + runs.offset + found - runs.from;
         runs.finish();

@@ -13,17 +13,18 @@
  *   fatal `TextDecoder` does both (Node, Bun) and the kernel only locates an error.
  * - A sequence that straddles calls is carried in a 4-byte array (at most 3 bytes) and
  *   finished in TypeScript. Segments adjacent in memory are decoded as one run; runs that
- *   lie apart (a pool after churn) are copied into the kernel layer's 64 KiB gather area and
- *   decoded with one call per area, which costs less than a call per segment and a
- *   concatenation the engine copies again when it flattens the string; the carried bytes go
- *   in first.
+ *   lie apart (a pool after churn) are copied into the kernel layer's 1 MiB gather area and
+ *   decoded with one call per area: a call per segment costs more, and so does a string made
+ *   of pieces, which the engine copies once more when it flattens it (bench/utf8.ts,
+ *   "scattered" rows: a 64 KiB area made 1 MiB of text 16 pieces); the carried bytes go in
+ *   first.
  * - A call that is a whole stream (a fresh decoder, or one whose last call was not a
  *   streaming one, given one run without `stream`: a line from `readFrames`, say) is one
  *   `TextDecoder` call, or on Deno, for up to 32 bytes of ASCII, a JavaScript loop.
  *
  * | input | copies? |
  * | --- | --- |
- * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory; runs that lie apart are gathered, 64 KiB at a time |
+ * | a `ReadableBuffer` from a channel, or a view of pool memory it yielded | none: the kernel reads pool memory; runs that lie apart are gathered, 1 MiB at a time |
  * | any other `Uint8Array` (and `ReadableBuffer.from` chunks) | fatal validation only: 32 KiB at a time into kernel scratch memory |
  *
  * @module
@@ -32,7 +33,7 @@
 import { codePointOf, fitsAt, maximalSubpart, openTail, sequenceLength } from "./_utf8_reference.ts";
 import { checkUtf8Input } from "./_utf8_input.ts";
 import { RunCursor } from "./_runs.ts";
-import { pathFor } from "./_wasm/paths.ts";
+import { choiceOf } from "./_wasm/paths.ts";
 import { GATHER_BYTES, gatherArea } from "./_wasm/registry.ts";
 import { locateUtf8Error, utf8Validate } from "./_wasm/utf8_validate.ts";
 import { typeError } from "./errors.ts";
@@ -75,6 +76,8 @@ const runDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // it): its output, BOM handling included, is then exactly Utf8Decoder's.
 const wholeDecoder = new TextDecoder("utf-8");
 const wholeDecoderKeepingBOM = runDecoder;
+// The kernel layer's choice for validation (fatal decoding validates each run).
+const UTF8_VALIDATE = choiceOf("utf8Validate");
 // Fatal and BOM-preserving, for the native path's fatal decoding of runs.
 const fatalRunDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -100,7 +103,7 @@ let directRunBytes = DIRECT_RUN_BYTES;
 const decodeRuns = new RunCursor();
 
 /**
- * Sets the gather area's size (up to 64 KiB) and the run length decoded in place, so tests reach
+ * Sets the gather area's size (up to 1 MiB) and the run length decoded in place, so tests reach
  * every boundary with small inputs; no arguments restore the defaults.
  */
 export function setGatherForTesting(limit: number = GATHER_BYTES, directRun: number = DIRECT_RUN_BYTES): void {
@@ -312,23 +315,14 @@ export class Utf8Decoder {
   #decodeWhole(input: ReadableBuffer | Uint8Array | undefined): string | undefined {
     let view: Uint8Array;
     if (input instanceof ReadableBuffer) {
-      const length = input.length;
-      if (length === 0) return "";
-      const runs = walkRuns(input, decodeRuns);
-      runs.next();
-      if (runs.to - runs.from !== length) {
-        runs.finish(); // several runs
-        return undefined;
+      // One segment (a frame, a line) is the fast path: its view, no walk (several segments take
+      // the general path).
+      if (!input.isSingleSegment) return undefined;
+      view = input.first;
+      if (view.length <= SHORT_ASCII_BYTES) {
+        const text = asciiString(view, 0, view.length);
+        if (text !== undefined) return text;
       }
-      if (length <= SHORT_ASCII_BYTES) {
-        const text = asciiString(runs.bytes, runs.from, runs.to);
-        if (text !== undefined) {
-          runs.finish();
-          return text;
-        }
-      }
-      view = runs.view();
-      runs.finish();
     } else if (input instanceof Uint8Array) {
       if (input.length <= SHORT_ASCII_BYTES) {
         const text = asciiString(input, 0, input.length);
@@ -349,6 +343,7 @@ export class Utf8Decoder {
    */
   #feedRuns(input: ReadableBuffer): string {
     if (input.length === 0) return "";
+    if (input.isSingleSegment) return this.#feed(input.first); // no walk
     const runs = walkRuns(input, decodeRuns);
     runs.next();
     if (runs.to - runs.from === input.length) {
@@ -430,7 +425,7 @@ export class Utf8Decoder {
       this.#position += n;
       return out;
     }
-    if (at < n && pathFor("utf8Validate", n - at) === "native") {
+    if (at < n && UTF8_VALIDATE.path(n - at) === "native") {
       // Fatal mode, native path: a fatal TextDecoder on the run up to an open sequence; only
       // when it throws does the kernel find where.
       const tail = openTail(view, at, n);

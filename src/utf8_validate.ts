@@ -54,9 +54,11 @@ export interface Utf8Validation {
 export function validateUtf8(input: ReadableBuffer | Uint8Array): Utf8Validation {
   checkUtf8Input(input, "validate UTF-8");
   let errorOffset: number;
-  if (input instanceof Uint8Array) {
-    const r = utf8Validate(input, 0, input.length);
-    errorOffset = r < 0 ? ~r : r < input.length ? r : -1;
+  if (input instanceof Uint8Array || input.isSingleSegment) {
+    // One view (a frame, a line, one segment): no walk.
+    const view = input instanceof Uint8Array ? input : input.first;
+    const r = utf8Validate(view, 0, view.length);
+    errorOffset = r < 0 ? ~r : r < view.length ? r : -1;
   } else {
     errorOffset = validateRuns(input);
   }

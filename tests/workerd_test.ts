@@ -1,7 +1,8 @@
 // Cloudflare Workers, locally: the build (dist/) runs in workerd, which refuses to compile
 // WebAssembly from bytes. One worker imports the precompiled dist/codecs.wasm as a Wasm module
 // (as `import module from "@channels/channels/codecs.wasm"` does under Wrangler) and passes it
-// to setWasmModule; the other does not, and the codecs fall back to TypeScript. Both decode a
+// to setWasmModule; the other does not, and the codecs fall back to the runtime's own base64
+// and search (or TypeScript where it has none). Both decode a
 // base64 upload through pipeThrough and split it into lines with readFrames + delimited.
 // Node only, after `npm run build`.
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ const HANDLER = `
 import { base64Decoder, delimited, fromRequest, pipeThrough, readFrames, Utf8Decoder, wasmModuleBytes } from "./mod.js";
 // Internals, to tell which implementation ran.
 import { kernelVariant } from "./src/_wasm/kernels.js";
-import { searchStrategy } from "./src/_search.js";
+import { pathFor } from "./src/_wasm/paths.js";
 
 export default {
   async fetch(request) {
@@ -31,7 +32,8 @@ export default {
         lines,
         compileFromBytes: compileFromBytes(),
         kernels: kernelVariant() ?? "none",
-        search: searchStrategy(),
+        search: pathFor("memchr", 1),
+        base64: pathFor("base64Decode", 1 << 20),
       });
     } catch (error) {
       return Response.json({ error: error.name, message: error.message }, { status: 400 });
@@ -153,6 +155,7 @@ interface Result {
   compileFromBytes: string;
   kernels: string;
   search: string;
+  base64: string;
 }
 
 /** `count` lines of mixed ASCII and multi-byte UTF-8, and their base64 wrapped at 76 like MIME. */
@@ -203,7 +206,8 @@ describe("the build in workerd (Cloudflare Workers)", { skip: NODE_ONLY, timeout
     // The host really refuses bytes: the kernels ran thanks to the injected module.
     assert.match(result.compileFromBytes, /CompileError.*disallowed/);
     assert.equal(result.kernels, "injected");
-    assert.equal(result.search, "auto");
+    assert.equal(result.search, "wasm");
+    assert.equal(result.base64, "wasm");
   });
 
   it("with setWasmModule: a last line without its delimiter answers TruncatedFrameError", async () => {
@@ -215,7 +219,7 @@ describe("the build in workerd (Cloudflare Workers)", { skip: NODE_ONLY, timeout
     });
   });
 
-  it("without setWasmModule: the codecs and the search fall back to TypeScript, same answer", async () => {
+  it("without setWasmModule: the codecs and the search fall back to native paths or TypeScript, same answer", async () => {
     const { lines, body } = upload(3000);
     const response = await post("fallback", body);
     const result = await response.json() as Result;
@@ -224,5 +228,6 @@ describe("the build in workerd (Cloudflare Workers)", { skip: NODE_ONLY, timeout
     assert.match(result.compileFromBytes, /CompileError.*disallowed/);
     assert.equal(result.kernels, "none"); // the compile failed: the fallback took over (with one warning)
     assert.equal(result.search, "native");
+    assert.match(result.base64, /^(native|typescript)$/);
   });
 });

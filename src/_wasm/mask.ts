@@ -7,8 +7,7 @@
  */
 
 import { maskShort, maskWords } from "../_mask_reference.ts";
-import { pathFor } from "./paths.ts";
-import type { Kernels } from "./kernels.ts";
+import { choiceOf } from "./paths.ts";
 import { kernelsOf } from "./registry.ts";
 
 // Below this many bytes a loop over four key bytes in locals beats the call into WebAssembly
@@ -16,10 +15,7 @@ import { kernelsOf } from "./registry.ts";
 // "mask" rows and the 32 B echo.
 const KERNEL_FROM_BYTES = 64;
 
-// The last memory masked in and its kernels (an instance outlives a test reset of the layer: it
-// still runs on its memory, and pathFor() still says when kernels are unavailable).
-let lastBuffer: ArrayBufferLike | undefined;
-let lastKernels: Kernels | undefined;
+const MASK = choiceOf("mask");
 
 /**
  * XORs `bytes[from, to)` with the masking key `key` (4 bytes little-endian, key byte 0 in the low
@@ -32,14 +28,8 @@ export function mask(bytes: Uint8Array, from: number, to: number, key: number, p
     maskShort(bytes, from, to, key, phase);
     return;
   }
-  if (pathFor("mask", n) === "wasm") {
-    // One memory's kernels remembered: frames come from the same few pool memories.
-    const buffer = bytes.buffer;
-    if (buffer !== lastBuffer) {
-      lastBuffer = buffer;
-      lastKernels = kernelsOf(buffer);
-    }
-    const kernels = lastKernels;
+  if (MASK.wantsKernel(n)) {
+    const kernels = kernelsOf(bytes.buffer);
     if (kernels !== undefined) {
       kernels.mask(bytes.byteOffset + from, n, key, phase);
       return;

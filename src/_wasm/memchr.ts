@@ -5,14 +5,25 @@
  * @module
  */
 
-import { pathFor } from "./paths.ts";
+import type { PoolBlock } from "../memory_pool.ts";
+import { choiceOf } from "./paths.ts";
 import { kernelsOf } from "./registry.ts";
 
-/** Index in `bytes` of the first `value` in `[from, to)`, or -1. */
-export function memchr(bytes: Uint8Array, from: number, to: number, value: number): number {
+const MEMCHR = choiceOf("memchr");
+
+/** Index in `bytes` of the first `value` in `[from, to)`, or -1. `block`: the pool block `bytes` lies in, or null. */
+export function memchr(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  value: number,
+  block: PoolBlock | null = null,
+): number {
   if (from >= to) return -1;
-  if (pathFor("memchr", to - from) === "wasm") {
-    const kernels = kernelsOf(bytes.buffer);
+  // Kernels only for bytes in a pool block: a view without one is not pool memory as far as
+  // search knows (asking its buffer costs more than a short search).
+  if (block !== null && MEMCHR.wantsKernel(to - from)) {
+    const kernels = kernelsOf(block.memory);
     if (kernels !== undefined) {
       const found = kernels.memchr(bytes.byteOffset + from, to - from, value);
       return found < 0 ? -1 : from + found;

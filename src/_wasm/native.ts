@@ -26,16 +26,19 @@ export const RUNTIME: Runtime = typeof (globalThis as { Bun?: unknown }).Bun !==
   ? "deno"
   : "node";
 
-/** The members of Node's `Buffer` the layer calls (offsets index the buffer). */
-interface NodeBuffer extends Uint8Array {
-  base64Slice(start: number, end: number): string;
-  base64urlSlice(start: number, end: number): string;
-  latin1Slice(start: number, end: number): string;
-  latin1Write(text: string, offset: number, length: number): number;
+/**
+ * The members of Node's `Buffer.prototype` the layer calls, on any `Uint8Array` as `this`
+ * (offsets index that view; so they work in Node, Bun and Deno, and no `Buffer` is made per call).
+ */
+interface BufferMethods {
+  base64Slice(this: Uint8Array, start: number, end: number): string;
+  base64urlSlice(this: Uint8Array, start: number, end: number): string;
+  latin1Slice(this: Uint8Array, start: number, end: number): string;
+  latin1Write(this: Uint8Array, text: string, offset: number, length: number): number;
 }
 
 interface NodeBufferModule {
-  Buffer?: { from(buffer: ArrayBufferLike, byteOffset?: number, length?: number): NodeBuffer };
+  Buffer?: { prototype: Partial<BufferMethods> };
   isUtf8?: (bytes: Uint8Array) => boolean;
 }
 
@@ -59,18 +62,20 @@ function nodeBufferModule(): NodeBufferModule {
 }
 
 const bufferModule = nodeBufferModule();
-const BufferClass = typeof bufferModule.Buffer?.from === "function" &&
-    typeof (bufferModule.Buffer as unknown as { prototype: Partial<NodeBuffer> }).prototype.base64Slice === "function"
-  ? bufferModule.Buffer
+const bufferProto = bufferModule.Buffer?.prototype;
+const BUFFER: BufferMethods | undefined = typeof bufferProto?.base64Slice === "function" &&
+    typeof bufferProto.base64urlSlice === "function" && typeof bufferProto.latin1Slice === "function" &&
+    typeof bufferProto.latin1Write === "function"
+  ? bufferProto as BufferMethods
   : undefined;
 const methods = Uint8Array.prototype as Base64Methods;
 const toBase64 = methods.toBase64;
 const setFromBase64 = methods.setFromBase64;
 // Deno's Buffer#latin1Write is a JavaScript loop; TextEncoder#encodeInto is native everywhere.
-const WRITE_WITH_ENCODER = RUNTIME === "deno" || BufferClass === undefined;
+const WRITE_WITH_ENCODER = RUNTIME === "deno" || BUFFER === undefined;
 // Deno's toBase64 is simdutf; Bun's and Node's Buffer#base64Slice are as fast or faster (and
 // Node 20 has no toBase64).
-const ENCODE_WITH_TO_BASE64 = toBase64 !== undefined && (RUNTIME === "deno" || BufferClass === undefined);
+const ENCODE_WITH_TO_BASE64 = toBase64 !== undefined && (RUNTIME === "deno" || BUFFER === undefined);
 
 /** `isUtf8` from `node:buffer`, or undefined where the runtime has none. */
 export const nativeIsUtf8: ((bytes: Uint8Array) => boolean) | undefined = typeof bufferModule.isUtf8 === "function"
@@ -78,7 +83,7 @@ export const nativeIsUtf8: ((bytes: Uint8Array) => boolean) | undefined = typeof
   : undefined;
 
 /** True where base64 text can be made natively. */
-export const HAS_NATIVE_BASE64_ENCODE: boolean = ENCODE_WITH_TO_BASE64 || BufferClass !== undefined;
+export const HAS_NATIVE_BASE64_ENCODE: boolean = ENCODE_WITH_TO_BASE64 || BUFFER !== undefined;
 
 /** True where base64 can be decoded natively with strict RFC 4648 results (`setFromBase64`). */
 export const HAS_NATIVE_BASE64_DECODE: boolean = setFromBase64 !== undefined;
@@ -88,36 +93,25 @@ const URL_NO_PADDING = { alphabet: "base64url", omitPadding: true } as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// One Buffer over each memory (its offsets are the memory's, so no view per call).
-const buffers = new WeakMap<ArrayBufferLike, NodeBuffer>();
-
-function bufferOf(buffer: ArrayBufferLike): NodeBuffer {
-  let b = buffers.get(buffer);
-  if (b === undefined) {
-    b = (BufferClass as NonNullable<typeof BufferClass>).from(buffer);
-    buffers.set(buffer, b);
-  }
-  return b;
-}
-
 /** The base64 text of `bytes[from, to)` (whole groups: no padding), natively. */
 export function nativeBase64Text(bytes: Uint8Array, from: number, to: number, url: boolean): string {
   if (ENCODE_WITH_TO_BASE64) {
     const view = from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
     return (toBase64 as NonNullable<typeof toBase64>).call(view, url ? URL_NO_PADDING : undefined);
   }
-  const b = bufferOf(bytes.buffer);
-  const at = bytes.byteOffset;
-  return url ? b.base64urlSlice(at + from, at + to) : b.base64Slice(at + from, at + to);
+  const b = BUFFER as BufferMethods;
+  return url ? b.base64urlSlice.call(bytes, from, to) : b.base64Slice.call(bytes, from, to);
 }
 
 /** Writes the ASCII characters `text[start, end)` into `target` at `at`; returns `end - start`. */
 export function writeAscii(text: string, start: number, end: number, target: Uint8Array, at: number): number {
   const piece = start === 0 && end === text.length ? text : text.substring(start, end);
   if (WRITE_WITH_ENCODER) {
-    return encoder.encodeInto(piece, target.subarray(at, at + end - start)).written;
+    // A fresh output view filled to its end (the usual case) needs no view of its own.
+    const view = at === 0 && end - start === target.length ? target : target.subarray(at, at + end - start);
+    return encoder.encodeInto(piece, view).written;
   }
-  return bufferOf(target.buffer).latin1Write(piece, target.byteOffset + at, end - start);
+  return (BUFFER as BufferMethods).latin1Write.call(target, piece, at, end - start);
 }
 
 /**
@@ -125,22 +119,21 @@ export function writeAscii(text: string, start: number, end: number, target: Uin
  * `Buffer`, bytes above 0x7f may come out otherwise: never as ASCII).
  */
 export function latin1Text(bytes: Uint8Array, from: number, to: number): string {
-  if (BufferClass === undefined) return decoder.decode(bytes.subarray(from, to));
-  return bufferOf(bytes.buffer).latin1Slice(bytes.byteOffset + from, bytes.byteOffset + to);
+  if (BUFFER === undefined) return decoder.decode(bytes.subarray(from, to));
+  return BUFFER.latin1Slice.call(bytes, from, to);
 }
 
 /**
- * Decodes base64 `text` (no whitespace or padding expected) into `target` from `at`, as much as
- * fits in whole groups; `setFromBase64`'s `{ read, written }`. Throws a `SyntaxError` on a
- * character outside the alphabet.
+ * Decodes base64 `text` (whole groups, no whitespace or padding expected) into `target` from
+ * `at`, which has room for all of it; `setFromBase64`'s `{ read, written }`. Throws a
+ * `SyntaxError` on a character outside the alphabet.
  */
 export function nativeBase64DecodeInto(
   text: string,
   target: Uint8Array,
   at: number,
-  room: number,
   url: boolean,
 ): { read: number; written: number } {
-  const view = at === 0 && room === target.length ? target : target.subarray(at, at + room);
+  const view = at === 0 ? target : target.subarray(at);
   return (setFromBase64 as NonNullable<typeof setFromBase64>).call(view, text, url ? URL_ALPHABET : undefined);
 }

@@ -32,35 +32,67 @@ export type KernelPath = "wasm" | "native" | "typescript";
  * | --- | --- | --- | --- | --- |
  * | memchr | never | ≥ 4 KiB | never | bench/index_of.ts: V8's `indexOf` is a scalar loop, JSC's a vectorised memchr that wins once its call cost is amortised |
  * | utf8Validate | never | always | always | bench/utf8.ts "validate" and "fatal" rows: Node's and Bun's `isUtf8` is simdutf, Deno's a slow polyfill (and its fatal `TextDecoder` 2–9× slower than its plain one) |
- * | base64Encode | ≥ 1 KiB | ≥ 16 KiB | never | bench/base64.ts "kernel" and "native" rows: V8 15's `toBase64` is simdutf (AVX2), twice Deno's 128-bit WebAssembly SIMD; Bun's `base64Slice` passes the kernel once a call is long enough; Node 20's does not |
- * | base64Decode | ≥ 1 KiB | never | never | bench/base64.ts: Deno's `setFromBase64` (simdutf) beats the kernel even after making a string of the text; Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
- * | mask | never | never | never | no runtime has a native one (bench/websocket.ts "mask" rows: the kernel against a TypeScript loop) |
+ * | base64Encode | ≥ 3 KiB | never | never | bench/base64.ts "transform-kernel"/"transform-native" rows, and pipeThrough with each path forced: the codecs write 4 KiB output blocks, and a native write per block costs 100–300 ns more than a kernel call, so what wins on one long view can lose in a pipe. V8 15's `toBase64` is simdutf (AVX2), 3× Deno's 128-bit WebAssembly SIMD, and still 1.25–1.4× in a pipe (runs of 4 KiB included); Bun's `base64Slice` + `latin1Write` wins on one long view but not in a pipe (its strings cost it there); Node 20's never wins |
+ * | base64Decode | ≥ 16 KiB | never | never | the same: Deno's `latin1Slice` + `setFromBase64` (simdutf) is 1.3–1.5× the kernel on long adjacent runs, but 0.7–0.9× on the 4 KiB runs a pool's scattered blocks make, which a pipe sees more of as it runs (even in the pipe overall); Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
+ * | mask | never | never | never | no runtime has a native one (bench/websocket.ts "mask" rows: the kernel against TypeScript loops; short payloads take a TypeScript loop before the table is asked, see ./mask.ts) |
  */
 const NATIVE_FROM: Record<Runtime, Record<KernelOp, number>> = {
-  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 1024, base64Decode: 1024, mask: Infinity },
-  bun: { memchr: 4096, utf8Validate: 0, base64Encode: 16384, base64Decode: Infinity, mask: Infinity },
+  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 3072, base64Decode: 16384, mask: Infinity },
+  bun: { memchr: 4096, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity, mask: Infinity },
   node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity, mask: Infinity },
 };
 
-const HAS_NATIVE: Record<KernelOp, boolean> = {
-  memchr: true,
-  utf8Validate: true, // isUtf8, or a fatal TextDecoder
-  base64Encode: HAS_NATIVE_BASE64_ENCODE,
-  base64Decode: HAS_NATIVE_BASE64_DECODE,
-  mask: false,
-};
+/**
+ * One operation's choice: the table's threshold, a forced path, and what this host has. Hot
+ * callers hold their op's object (`choiceOf`): one monomorphic call, where a lookup by the op's
+ * name cost a search per short buffer 40% more on JavaScriptCore.
+ */
+class OpChoice {
+  /** The path forced by setKernelPath, or undefined: the table decides. */
+  forced: KernelPath | undefined;
+  /** Input bytes from which the native path is faster (the table's row). */
+  readonly nativeFrom: number;
+  /** Whether this runtime has a native path for the op. */
+  readonly hasNative: boolean;
 
-const nativeFrom: Record<KernelOp, number> = { ...NATIVE_FROM[RUNTIME] };
-// Paths forced by setKernelPath (undefined: the table decides).
-const forced: Record<KernelOp, KernelPath | undefined> = {
-  memchr: undefined,
-  utf8Validate: undefined,
-  base64Encode: undefined,
-  base64Decode: undefined,
-  mask: undefined,
+  constructor(nativeFrom: number, hasNative: boolean) {
+    this.nativeFrom = nativeFrom;
+    this.hasNative = hasNative;
+  }
+
+  /**
+   * Whether the kernel is wanted for `size` bytes (forced, or the table's choice), before asking
+   * whether it loads: a caller that finds no kernels takes its native path anyway.
+   */
+  wantsKernel(size: number): boolean {
+    const forced = this.forced;
+    return forced === undefined ? size < this.nativeFrom : forced === "wasm";
+  }
+
+  /** See {@linkcode pathFor}. */
+  path(size: number): KernelPath {
+    const want = this.forced ?? (size >= this.nativeFrom ? "native" : "wasm");
+    if (want === "wasm") return kernelsAvailable() ? "wasm" : this.hasNative ? "native" : "typescript";
+    if (want === "native") return this.hasNative ? "native" : kernelsAvailable() ? "wasm" : "typescript";
+    return want;
+  }
+}
+
+const row = NATIVE_FROM[RUNTIME];
+const choices: Record<KernelOp, OpChoice> = {
+  memchr: new OpChoice(row.memchr, true),
+  utf8Validate: new OpChoice(row.utf8Validate, true), // isUtf8, or a fatal TextDecoder
+  base64Encode: new OpChoice(row.base64Encode, HAS_NATIVE_BASE64_ENCODE),
+  base64Decode: new OpChoice(row.base64Decode, HAS_NATIVE_BASE64_DECODE),
+  mask: new OpChoice(row.mask, false),
 };
 
 const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode", "mask"];
+
+/** The choice object of `op`, for callers that decide per short buffer (see {@linkcode OpChoice}). */
+export function choiceOf(op: KernelOp): OpChoice {
+  return choices[op];
+}
 
 /**
  * The path `op` takes for `size` bytes: the forced one or the table's, then what this host
@@ -68,15 +100,12 @@ const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "bas
  * and TypeScript is the last resort).
  */
 export function pathFor(op: KernelOp, size: number): KernelPath {
-  const want = forced[op] ?? (size >= nativeFrom[op] ? "native" : "wasm");
-  if (want === "wasm") return kernelsAvailable() ? "wasm" : HAS_NATIVE[op] ? "native" : "typescript";
-  if (want === "native") return HAS_NATIVE[op] ? "native" : kernelsAvailable() ? "wasm" : "typescript";
-  return want;
+  return choices[op].path(size);
 }
 
 /** True when `op` has a native path on this runtime. */
 export function hasNativePath(op: KernelOp): boolean {
-  return HAS_NATIVE[op];
+  return choices[op].hasNative;
 }
 
 /**
@@ -84,12 +113,12 @@ export function hasNativePath(op: KernelOp): boolean {
  * benchmarks). A forced path this host lacks gives way as in {@linkcode pathFor}.
  */
 export function setKernelPath(op: KernelOp | "all", path: KernelPath | "auto"): void {
-  for (const o of op === "all" ? OPS : [op]) forced[o] = path === "auto" ? undefined : path;
+  for (const o of op === "all" ? OPS : [op]) choices[o].forced = path === "auto" ? undefined : path;
 }
 
 /** The table's size threshold for `op` on this runtime (benchmarks print it). */
 export function nativeFromBytes(op: KernelOp): number {
-  return nativeFrom[op];
+  return choices[op].nativeFrom;
 }
 
 /**

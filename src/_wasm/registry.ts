@@ -7,9 +7,9 @@
  * `undefined` from then on and the operations take their native or TypeScript path;
  * `kernelModule` has said so once on the console.
  *
- * The layer's own memory (two pages plus the reserved kernel area) takes copies of bytes that
- * are not pool memory, and holds the gather area the UTF-8 decoder copies scattered segments
- * into.
+ * The layer's own memory (the reserved kernel area and a 1 MiB gather area; its pages cost
+ * resident memory only once used) takes copies of bytes that are not pool memory, and holds the
+ * gather area the UTF-8 decoder copies scattered segments into.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import { createFixedMemory, WASM_PAGE_BYTES } from "./memory.ts";
 export const SCRATCH_BYTES: number = KERNEL_RESERVED_BYTES - KERNEL_SCRATCH_OFFSET;
 
 /** Bytes in the gather area of the layer's own memory. */
-export const GATHER_BYTES: number = 64 * 1024;
+export const GATHER_BYTES: number = 1024 * 1024;
 
 /** A memory the kernels may run on, and what the layer keeps for it. */
 class KernelMemory {
@@ -51,32 +51,68 @@ class KernelMemory {
       this.#kernels = instantiateKernels(this.memory);
     } catch {
       unavailable = true; // kernelModule() has warned (once)
+      lastMemory = lastKernels = undefined;
     }
     return this.#kernels;
   }
 }
 
-// Keyed by the memory's ArrayBuffer, which never changes: pool memories never grow.
-const memories = new WeakMap<ArrayBufferLike, KernelMemory>();
+// Each registered memory's entry hangs off its ArrayBuffer (which never changes: pool memories
+// never grow) under this symbol: a property load per lookup, where a WeakMap cost 3–4× more per
+// search of a short buffer (.work probes of ReadableBuffer#indexOf), and nothing to forget when
+// the memory goes.
+const ENTRY: unique symbol = Symbol("channels kernel memory");
+interface Registered {
+  [ENTRY]?: KernelMemory;
+}
 let generation = 0;
 // Set when the kernels failed to load: nothing tries again (until a test resets).
 let unavailable = false;
 // The layer's own memory, created on first use.
 let own: KernelMemory | undefined;
+// The last memory kernelsOf found kernels for, and those kernels: consecutive lookups are mostly
+// for one memory (a search per frame of one buffer), and a symbol property costs more on JSC.
+let lastMemory: ArrayBufferLike | WebAssembly.Memory | undefined;
+let lastKernels: Kernels | undefined;
 
 /** Registers a pool memory: its views can then run kernels in place. */
 export function registerKernelMemory(memory: WebAssembly.Memory): void {
-  memories.set(memory.buffer, new KernelMemory(memory));
+  const entry = new KernelMemory(memory);
+  (memory as Registered)[ENTRY] = entry;
+  (memory.buffer as Registered)[ENTRY] = entry;
 }
 
-/** The kernels over the memory `buffer` belongs to; undefined when it is not pool memory, or no kernels load. */
-export function kernelsOf(buffer: ArrayBufferLike): Kernels | undefined {
-  return unavailable ? undefined : memories.get(buffer)?.kernels();
+function entryOf(memory: ArrayBufferLike | WebAssembly.Memory): KernelMemory | undefined {
+  return (memory as Registered)[ENTRY];
 }
 
-/** A view of the whole pool memory `buffer` belongs to (kernel pointers index it), or undefined. */
-export function memoryView(buffer: ArrayBufferLike): Uint8Array | undefined {
-  return memories.get(buffer)?.bytes;
+/**
+ * The kernels over `memory` (a pool memory, or the `ArrayBuffer` of one: a view's `buffer`);
+ * undefined when it is not pool memory, or no kernels load. A `WebAssembly.Memory` (a block's
+ * `memory`) is the cheaper key: reading a view's `buffer` costs a getter call.
+ */
+export function kernelsOf(memory: ArrayBufferLike | WebAssembly.Memory): Kernels | undefined {
+  if (memory === lastMemory) return lastKernels;
+  if (unavailable) return undefined;
+  const kernels = entryOf(memory)?.kernels();
+  if (kernels !== undefined) {
+    lastMemory = memory;
+    lastKernels = kernels;
+  }
+  return kernels;
+}
+
+/**
+ * Forgets the last lookup if it was `memory`, so the layer holds no reference to a memory its
+ * pool dropped (the pool calls it when it lets a slab go).
+ */
+export function forgetKernelMemory(memory: WebAssembly.Memory): void {
+  if (lastMemory === memory || lastMemory === memory.buffer) lastMemory = lastKernels = undefined;
+}
+
+/** A view of the whole pool memory `memory` is (or whose `ArrayBuffer` it is): kernel pointers index it; or undefined. */
+export function memoryView(memory: ArrayBufferLike | WebAssembly.Memory): Uint8Array | undefined {
+  return entryOf(memory)?.bytes;
 }
 
 /** True until the kernels failed to load on this host. */
@@ -90,7 +126,7 @@ export function kernelsAvailable(): boolean {
  * (calls never overlap, and nothing lives there between calls).
  */
 export function scratchView(buffer: ArrayBufferLike): Uint8Array {
-  return (memories.get(buffer) as KernelMemory).scratch;
+  return (entryOf(buffer) as KernelMemory).scratch;
 }
 
 /** Where the scratch space starts in every memory (a kernel pointer). */
@@ -104,7 +140,7 @@ function ownMemory(): KernelMemory {
   if (own === undefined) {
     const memory = createFixedMemory((KERNEL_RESERVED_BYTES + GATHER_BYTES) / WASM_PAGE_BYTES);
     registerKernelMemory(memory);
-    own = memories.get(memory.buffer) as KernelMemory;
+    own = entryOf(memory.buffer) as KernelMemory;
   }
   return own;
 }
@@ -135,4 +171,5 @@ export function gatherArea(): Uint8Array {
 export function resetRegistryForTesting(): void {
   generation++;
   unavailable = false;
+  lastMemory = lastKernels = undefined;
 }

@@ -9,9 +9,10 @@
 
 import { openTail, referenceValidate } from "../_utf8_reference.ts";
 import { nativeIsUtf8 } from "./native.ts";
-import { pathFor } from "./paths.ts";
+import { choiceOf } from "./paths.ts";
 import { kernelsOf, ownKernels, ownScratch, SCRATCH_BYTES, SCRATCH_OFFSET } from "./registry.ts";
 
+const UTF8_VALIDATE = choiceOf("utf8Validate");
 // Bytes one kernel call may cover (its i32 result must hold the offset).
 const MAX_KERNEL_BYTES = 1 << 30;
 // Fatal and BOM-preserving: the native validator where the runtime has no isUtf8.
@@ -23,7 +24,7 @@ const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * starts at offset `~r` (offsets from `from`).
  */
 export function utf8Validate(bytes: Uint8Array, from: number, to: number): number {
-  const path = pathFor("utf8Validate", to - from);
+  const path = UTF8_VALIDATE.path(to - from);
   if (path === "native") {
     const end = to - openTail(bytes, from, to);
     if (nativeValid(end > from ? (from === 0 && end === bytes.length ? bytes : bytes.subarray(from, end)) : EMPTY)) {
