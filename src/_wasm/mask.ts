@@ -7,6 +7,7 @@
  */
 
 import { maskShort, maskWords } from "../_mask_reference.ts";
+import type { PoolBlock } from "../memory_pool.ts";
 import { choiceOf } from "./paths.ts";
 import { kernelsOf } from "./registry.ts";
 
@@ -19,9 +20,17 @@ const MASK = choiceOf("mask");
 
 /**
  * XORs `bytes[from, to)` with the masking key `key` (4 bytes little-endian, key byte 0 in the low
- * 8 bits), starting at key byte `phase` (0–3).
+ * 8 bits), starting at key byte `phase` (0–3). `block`: the pool block `bytes` lies in when the
+ * caller knows it (finding the memory from it costs less than from the view's buffer).
  */
-export function mask(bytes: Uint8Array, from: number, to: number, key: number, phase: number): void {
+export function mask(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  key: number,
+  phase: number,
+  block: PoolBlock | null = null,
+): void {
   const n = to - from;
   if (n <= 0) return;
   if (n < KERNEL_FROM_BYTES) {
@@ -29,7 +38,7 @@ export function mask(bytes: Uint8Array, from: number, to: number, key: number, p
     return;
   }
   if (MASK.wantsKernel(n)) {
-    const kernels = kernelsOf(bytes.buffer);
+    const kernels = kernelsOf(block !== null ? block.memory : bytes.buffer);
     if (kernels !== undefined) {
       kernels.mask(bytes.byteOffset + from, n, key, phase);
       return;

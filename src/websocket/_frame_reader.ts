@@ -27,6 +27,7 @@ import { maskReference } from "../_mask_reference.ts";
 import { RunCursor } from "../_runs.ts";
 import { mask } from "../_wasm/mask.ts";
 import { BufferSegment } from "../_segment.ts";
+import type { PoolBlock } from "../memory_pool.ts";
 import { ReadableBuffer, retargetBuffer, walkRuns } from "../readable_buffer.ts";
 import type { ReadableChannel } from "../readable_channel.ts";
 import { Utf8Decoder } from "../utf8_decoder.ts";
@@ -449,7 +450,7 @@ export class FrameReader {
       // In the current run: no walk.
       const cursor = this.#cursor;
       const offset = cursor.from - this.#runAt;
-      if (!this.#chunk(cursor.bytes, from + offset, to + offset)) return false;
+      if (!this.#chunk(cursor.bytes, from + offset, to + offset, cursor.block)) return false;
       if (!compressed && this.#rangeCount === 0) {
         this.#singleBytes = cursor.bytes;
         this.#singleOffset = offset;
@@ -458,7 +459,7 @@ export class FrameReader {
     } else {
       walkRuns(buffer, runs, from, to);
       while (runs.next()) {
-        if (!this.#chunk(runs.bytes, runs.from, runs.to)) {
+        if (!this.#chunk(runs.bytes, runs.from, runs.to, runs.block)) {
           runs.finish();
           return false;
         }
@@ -482,8 +483,8 @@ export class FrameReader {
   }
 
   /** Unmasks, then validates or inflates, `bytes[a, b)`; false on failure. */
-  #chunk(bytes: Uint8Array, a: number, b: number): boolean {
-    if (this.#masked) mask(bytes, a, b, this.#key, this.#payloadDone & 3);
+  #chunk(bytes: Uint8Array, a: number, b: number, block: PoolBlock | null): boolean {
+    if (this.#masked) mask(bytes, a, b, this.#key, this.#payloadDone & 3, block);
     this.#payloadDone += b - a;
     if (this.#compressed) {
       const outcome = (this.#inflater as MessageInflater).push(bytes, a, b);
