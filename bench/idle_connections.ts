@@ -186,8 +186,7 @@ function channelCase(): Case {
       });
     },
     async close() {
-      for (const conn of clients) conn.close();
-      await Promise.all(clients.map((conn) => conn.closed));
+      await Promise.all(clients.map((conn) => conn.close()));
       clients = [];
       await listener?.close();
     },

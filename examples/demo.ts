@@ -134,7 +134,7 @@ async function overTcp(): Promise<Outcome> {
   ]);
   while (result === undefined) await new Promise((r) => setTimeout(r, 1));
   const outcome = await result;
-  client.close();
+  await client.close();
   await listener.close();
   return outcome;
 }

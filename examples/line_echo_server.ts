@@ -59,8 +59,7 @@ async function sendLines(port: number, lines: readonly string[]): Promise<string
     await sending;
     return echoed;
   } finally {
-    connection.close();
-    await connection.closed;
+    await connection.close();
   }
 }
 

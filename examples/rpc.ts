@@ -110,8 +110,7 @@ class RpcClient {
   async close(): Promise<void> {
     this.#connection.output.complete();
     await this.#reading;
-    this.#connection.close();
-    await this.#connection.closed;
+    await this.#connection.close();
   }
 
   async #readAnswers(): Promise<void> {

@@ -33,7 +33,7 @@ function denoRawSocket(conn: DenoConn, halfOpen: boolean): RawSocket {
     get failure() {
       return failure;
     },
-    async drain(expected, slow): Promise<Drained> {
+    async drain(expected, slow, ackAt): Promise<Drained> {
       let bytes = 0;
       let matches = true;
       const buffer = new Uint8Array(slow ? 16384 : 65536);
@@ -45,6 +45,7 @@ function denoRawSocket(conn: DenoConn, halfOpen: boolean): RawSocket {
             matches = bytes + n <= expected.length &&
               Buffer.from(buffer.buffer, 0, n).equals(expected.subarray(bytes, bytes + n));
           }
+          if (ackAt !== undefined && bytes < ackAt && bytes + n >= ackAt) await conn.write(new Uint8Array(1));
           bytes += n;
           if (slow) await new Promise((resolve) => setTimeout(resolve, 1));
         }

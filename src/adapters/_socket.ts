@@ -479,6 +479,9 @@ export class SocketConnection implements Connection {
           const written = driver.write(buffer);
           if (written !== undefined) await written;
           writing = false;
+          // Stopped meanwhile (Node calls back with no error for a socket destroyed under a write):
+          // these bytes count as unsent, and a flush waiting on them rejects.
+          if (this.#outputStopped) break;
         }
         reader.advanceTo(length);
         if (completed && !this.#outputStopped) {

@@ -141,27 +141,27 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
   signal?.throwIfAborted();
   const connection = new SocketConnection(pool, lingerMs);
   const tcp = net.connect({ host: hostname, port, allowHalfOpen: true });
-  let socket: tls.TLSSocket | undefined;
+  const socket = tls.connect({
+    socket: tcp,
+    servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
+    ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
+  } as tls.ConnectionOptions);
+  tcp.on("error", () => {}); // reported by the TLS socket
   try {
-    await opened(tcp, "connect", signal);
-    tcp.on("error", () => {}); // from now on reported by the TLS socket
-    socket = tls.connect({
-      socket: tcp,
-      servername: serverName ?? (net.isIP(hostname) === 0 ? hostname : undefined),
-      ...(caCerts !== undefined ? { ca: [...tls.rootCertificates, ...caCerts] } : {}),
-    } as tls.ConnectionOptions);
+    // The handshake starts once the TCP socket is connected.
     await opened(socket, "secureConnect", signal);
   } catch (error) {
-    socket?.destroy();
+    socket.destroy();
     tcp.destroy();
     connection.discard(error);
-    throw signal?.aborted && error === signal.reason ? error : socketError("connect with TLS to", hostname, port, error);
+    throw signal?.aborted && error === signal.reason
+      ? error
+      : socketError("connect with TLS to", hostname, port, error);
   }
-  const tlsSocket = socket;
-  tlsSocket.on("data", (chunk: Uint8Array) => {
-    if (!connection.receivedCopy(chunk)) tlsSocket.pause();
+  socket.on("data", (chunk: Uint8Array) => {
+    if (!connection.receivedCopy(chunk)) socket.pause();
   });
-  wire(tlsSocket, tcp, connection);
+  wire(socket, tcp, connection);
   return connection;
 }
 
@@ -249,8 +249,12 @@ export async function listenTls(
       tcp.destroy();
     };
     socket.once("error", onHandshakeError);
+    // As tls.Server's handshakeTimeout: a client that never shakes hands does not keep the socket.
+    tcp.setTimeout(HANDSHAKE_TIMEOUT_MS, onHandshakeError);
     socket.once("secure", () => {
       socket.off("error", onHandshakeError);
+      tcp.setTimeout(0);
+      tcp.off("timeout", onHandshakeError);
       const connection = new SocketConnection(settings.pool, settings.lingerMs);
       socket.on("data", (chunk: Uint8Array) => {
         if (!connection.receivedCopy(chunk)) socket.pause();
@@ -263,6 +267,9 @@ export async function listenTls(
 }
 
 // ---- internals ----
+
+// How long an accepted TLS socket may take to shake hands (tls.Server's default handshakeTimeout).
+const HANDSHAKE_TIMEOUT_MS = 120000;
 
 /** Wires a socket's events to the connection and gives it a driver (`tcp`: the TCP socket under TLS). */
 function wire(socket: net.Socket, tcp: net.Socket, connection: SocketConnection): void {
