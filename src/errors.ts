@@ -32,7 +32,9 @@ export type ChannelStateErrorCode =
   /** An `./http1` response changed or sent again after its head was sent. */
   | "HEAD_SENT"
   /** `send` on a {@linkcode RespClient} after `close()` was called. */
-  | "CLIENT_CLOSED";
+  | "CLIENT_CLOSED"
+  /** A `./websocket` send or ping after the close began (a close frame was sent or received). */
+  | "WEBSOCKET_CLOSED";
 
 /**
  * Thrown when a channel, reader, writer or pool is used in a way its state does not allow.
@@ -92,6 +94,7 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
     "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
   HEAD_SENT: "Cannot change or send the response as its head was already sent",
   CLIENT_CLOSED: "Cannot send the command as the client was closed",
+  WEBSOCKET_CLOSED: "Cannot send on the WebSocket as it is closing or closed",
 };
 
 /** A size or position argument outside its allowed range. */

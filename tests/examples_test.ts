@@ -27,6 +27,7 @@ const EXAMPLES = [
   "transcode_file.ts",
   "redis_cli.ts",
   "http_server.ts",
+  "websocket_echo.ts",
 ];
 // What an example needs besides the runtime (CI installs it, so there it never skips).
 const NEEDS: Record<string, string | false> = { "redis_cli.ts": redisSkip };
