@@ -610,11 +610,19 @@ export class FrameReader {
     this.#singleOffset += keep;
     this.#singleEnd -= keep;
     try {
-      input.cancelPendingRead();
-      const result = input.tryRead();
-      if (result !== undefined) {
+      // Bytes that came after this read are examined too: the peer may have written them in the
+      // same turn as the bytes read, and be paused on them. At most two turns (nothing arrives
+      // in between): the second takes the buffer back with everything examined.
+      for (;;) {
+        input.cancelPendingRead();
+        const result = input.tryRead();
+        if (result === undefined) break;
         this.#buffer = result.buffer;
         this.#ended = result.isCompleted;
+        if (result.buffer.length <= this.#examined) break;
+        this.#examined = result.buffer.length;
+        this.#buffer = undefined;
+        input.advanceTo(0, this.#examined);
       }
     } catch {
       // The input failed: the next read says so.
