@@ -109,8 +109,9 @@ export function isWebSocketRequest(request: HttpRequest): boolean {
 export async function acceptWebSocket(
   request: HttpRequest,
   response: HttpResponse,
-  options: AcceptWebSocketOptions = {},
+  options?: AcceptWebSocketOptions,
 ): Promise<WebSocket> {
+  if (options === undefined) options = {};
   const what = "accept the WebSocket";
   const checked = checkWebSocketOptions(options, what);
   const ours = checkDeflateOptions(options.perMessageDeflate, what);

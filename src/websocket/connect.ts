@@ -83,8 +83,9 @@ const RESERVED = new Set([
 export async function connectWebSocket(
   connection: DuplexChannel,
   url: string | URL,
-  options: ConnectWebSocketOptions = {},
+  options?: ConnectWebSocketOptions,
 ): Promise<WebSocket> {
+  if (options === undefined) options = {};
   const what = "open the WebSocket";
   if (typeof connection !== "object" || connection === null || !connection.input || !connection.output) {
     throw typeError(what, "connection must have an input and an output channel", connection);

@@ -509,7 +509,9 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * @returns How the connection ended (also what {@linkcode closed} settles with).
    * @throws {RangeError} When the code may not be sent or the reason is too long.
    */
-  close(code: number = NORMAL_CLOSURE, reason: string = ""): Promise<WebSocketCloseInfo> {
+  close(code?: number, reason?: string): Promise<WebSocketCloseInfo> {
+    if (code === undefined) code = NORMAL_CLOSURE;
+    if (reason === undefined) reason = "";
     if (!isIntegerIn(code, 0, 65535) || !isSendableCloseCode(code)) {
       return Promise.reject(
         rangeError("close the WebSocket", "code must be 1000–1003, 1007–1014 or 3000–4999", code),
