@@ -125,6 +125,27 @@ const EMPTY = new Uint8Array(0);
 const MAX_MINIMUM_SEGMENT_SIZE = 1024 * 1024 * 1024;
 
 let createFacades: (channel: Channel) => [ReadableChannel, WritableChannel];
+let setWakeAtOnce: (channel: Channel) => void;
+
+/**
+ * Makes `channel`'s flushes wake a waiting reader at once instead of WAKE_DELAY_MICROTASKS
+ * later. For a writer that flushes at most once per macrotask (a socket's reads: the next one
+ * comes from the event loop), the delay batches nothing and costs a request/response a chain
+ * of microtasks (bench/http.ts). Internal: not exported from mod.ts.
+ */
+export function wakeReaderAtOnce(channel: Channel): void {
+  setWakeAtOnce(channel);
+}
+
+/**
+ * True when `flush` is a flush result that was settled and fulfilled before it was returned
+ * (the flush did not wait): nothing will come of awaiting it, so a caller may skip `then`.
+ * Internal: not exported from mod.ts.
+ */
+export function isSettledFlush(flush: Promise<FlushResult>): boolean {
+  return flush === FLUSH_PROMISES[0] || flush === FLUSH_PROMISES[2] || flush === FLUSH_PROMISES[1] ||
+    flush === FLUSH_PROMISES[3];
+}
 
 /**
  * A channel: the writer rents pool memory, fills it and flushes; the reader gets every
@@ -246,6 +267,8 @@ export class Channel {
   // unless a read is pending and can be served, as a fresh wake would.
   #wakeScheduled = false;
   #wakeHops = 0;
+  // Wake a waiting reader in the flush itself (see wakeReaderAtOnce).
+  #wakeAtOnce = false;
   readonly #wake = (): void => {
     if (++this.#wakeHops < WAKE_DELAY_MICROTASKS) {
       SETTLED.then(this.#wake);
@@ -321,6 +344,7 @@ export class Channel {
       }
     }
     createFacades = (channel) => [new Reader(channel), new Writer(channel)];
+    setWakeAtOnce = (channel) => (channel.#wakeAtOnce = true);
   }
 
   /**
@@ -599,6 +623,7 @@ export class Channel {
     if (this.#writePosition === this.#tailPosition) return;
     this.#tailPosition = this.#writePosition;
     if (this.#readState === PENDING && !this.#wakeScheduled && this.#canRead(this.#minimumRead)) {
+      if (this.#wakeAtOnce) return this.#settleRead();
       this.#wakeScheduled = true;
       SETTLED.then(this.#wake);
     }

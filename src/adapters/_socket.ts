@@ -7,7 +7,7 @@
 //
 // Internal (underscore file): not exported from any entry point.
 
-import { Channel } from "../channel.ts";
+import { Channel, isSettledFlush, wakeReaderAtOnce } from "../channel.ts";
 import type { Connection, ConnectionHandler, NetAddr } from "../connection.ts";
 import { connectionAborted } from "../errors.ts";
 import type { MemoryPool } from "../memory_pool.ts";
@@ -79,19 +79,29 @@ function socketReadView(writer: WritableChannel, pool: MemoryPool, bulk: boolean
   return writer.getMemory(minimum);
 }
 
-/** Wakes an output pump parked until the next flush (see {@linkcode NotifyingWriter}). */
+// A microtask hop that allocates no closure: `.then` on a settled promise (as Channel's wake).
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * Runs an output pump's step one microtask after a ring while the pump is parked (see
+ * {@linkcode NotifyingWriter}); rings while it runs or is already due do nothing, the pump
+ * reads everything flushed by then.
+ */
 class PumpBell {
-  #parked: (() => void) | undefined;
-  /** Wakes the parked pump, if any. */
-  ring(): void {
-    const wake = this.#parked;
-    if (wake === undefined) return;
-    this.#parked = undefined;
-    wake();
+  #parked = false;
+  readonly #step: () => void;
+  constructor(step: () => void) {
+    this.#step = step;
   }
-  /** Resolves at the next {@linkcode PumpBell.ring}. */
-  wait(): Promise<void> {
-    return new Promise<void>((resolve) => (this.#parked = resolve));
+  /** Schedules the parked pump's next step, if it is parked. */
+  ring(): void {
+    if (!this.#parked) return;
+    this.#parked = false;
+    SETTLED.then(this.#step);
+  }
+  /** Parks the pump until the next {@linkcode PumpBell.ring}. */
+  park(): void {
+    this.#parked = true;
   }
 }
 
@@ -222,28 +232,36 @@ export class SocketConnection implements Connection {
   #released = false;
   #socketClosed = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #resolveSocketClosed!: () => void;
-  #pump: Promise<void> = Promise.resolve();
+  #resolveClosed!: () => void;
+  // The output pump (see #pump): started and not yet done with the output reader; a write of
+  // the pump's in flight (the driver's promise), and what to do with the read once it settles.
+  #pumpRunning = false;
+  #pumpWriting = false;
+  #writtenLength = 0;
+  #writtenCompleted = false;
   // Wakes the output pump parked until a flush (see NotifyingWriter).
-  readonly #bell = new PumpBell();
+  readonly #bell: PumpBell;
 
   /** Creates the channels; nothing is rented until bytes arrive or a view is asked for. */
   constructor(pool: MemoryPool, lingerMs: number) {
     this.#in = new Channel({ pool });
+    // Reads come one per macrotask: waking the reader later would batch nothing.
+    wakeReaderAtOnce(this.#in);
     this.#out = new Channel({ pool });
     this.input = this.#in.reader;
+    this.#bell = new PumpBell(this.#pumpStep);
     this.output = new NotifyingWriter(this.#out.writer, this.#bell);
     this.#minRead = Math.min(MIN_READ_BYTES, pool.blockSize);
     this.#pool = pool;
     this.#lingerMs = lingerMs;
-    const socketClosed = new Promise<void>((resolve) => (this.#resolveSocketClosed = resolve));
-    this.closed = socketClosed.then(() => this.#pump);
+    this.closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
   }
 
   /** Starts the output pump over the socket's driver. */
   attach(driver: SocketDriver): void {
     this.#driver = driver;
-    this.#pump = this.#pumpOutput(driver);
+    this.#pumpRunning = true;
+    this.#pump();
   }
 
   /** Closes gracefully: see {@linkcode Connection.close}. */
@@ -359,7 +377,7 @@ export class SocketConnection implements Connection {
     this.#viewLent = false;
     this.#endInput(error === undefined ? INPUT_ENDED : { failed: true, error });
     this.#stopOutput(error !== undefined, error);
-    this.#resolveSocketClosed();
+    if (!this.#pumpRunning) this.#resolveClosed();
   }
 
   /**
@@ -432,6 +450,10 @@ export class SocketConnection implements Connection {
   // Mutate the count, then decide: pause when an earlier flush still waits, or when this one
   // took the reader's unexamined bytes to the pause threshold (its flush waits).
   #flushed(flush: Promise<FlushResult>): boolean {
+    // The usual case, a flush that did not wait: nothing to count or to wait for.
+    if (this.#flushesPending === 0 && isSettledFlush(flush) && this.#in.unexaminedBytes < PAUSE_THRESHOLD) {
+      return true;
+    }
     this.#flushesPending++;
     flush.then(this.#onFlushed, this.#onFlushFailed);
     if (this.#flushesPending > 1 || this.#in.unexaminedBytes >= PAUSE_THRESHOLD) {
@@ -454,58 +476,112 @@ export class SocketConnection implements Connection {
     this.abort(error);
   };
 
-  async #pumpOutput(driver: SocketDriver): Promise<void> {
+  // ---- the output pump ----
+  //
+  // Reads the output channel and hands each buffer to the driver, keeping its blocks (no
+  // advanceTo) until the runtime is done with the views. A loop of callbacks rather than an
+  // async function, so a request/response costs no promise of its own: parked, it waits for
+  // the bell (one microtask after a flush); a write the runtime did not finish at once resumes
+  // it from the driver's promise. It ends once the reader is completed (#endPump).
+
+  readonly #pumpStep = (): void => this.#pump();
+
+  #pump(): void {
     const reader = this.#out.reader;
-    let writing = false;
+    const driver = this.#driver as SocketDriver;
     try {
       for (;;) {
-        if (this.#outputStopped) break;
+        if (this.#outputStopped) return this.#pumpStopped(undefined);
         const result = reader.tryRead();
         if (result === undefined) {
           // Nothing flushed: park until a flush, a completion or #stopOutput rings.
-          await this.#bell.wait();
-          continue;
+          return this.#bell.park();
         }
         const buffer = result.buffer;
         const length = buffer.length;
         const completed = result.isCompleted;
         if (length > 0) {
           // The blocks stay rented (no advanceTo) until the runtime is done with the views.
-          writing = true;
+          this.#pumpWriting = true;
           const written = driver.write(buffer);
-          if (written !== undefined) await written;
-          writing = false;
-          // Stopped meanwhile (Node calls back with no error for a socket destroyed under a write):
-          // these bytes count as unsent, and a flush waiting on them rejects.
-          if (this.#outputStopped) break;
+          if (written !== undefined) {
+            this.#writtenLength = length;
+            this.#writtenCompleted = completed;
+            written.then(this.#onWritten, this.#onWriteFailed);
+            return;
+          }
+          this.#pumpWriting = false;
+          // Stopped meanwhile (Node calls back with no error for a socket destroyed under a
+          // write): these bytes count as unsent, and a flush waiting on them rejects.
+          if (this.#outputStopped) return this.#pumpStopped(undefined);
         }
-        reader.advanceTo(length);
-        if (completed && !this.#outputStopped) {
-          reader.complete();
-          this.#finSent = true;
-          driver.end();
-          this.#maybeRelease();
-          return;
-        }
+        if (this.#pumpWrote(length, completed)) return;
       }
-      if (this.#outputFailed) reader.complete(this.#outputError);
-      else reader.complete();
     } catch (error) {
-      if (this.#outputStopped) {
-        // The write failed because the socket was closed or aborted under it.
-        reader.complete(this.#outputFailed ? this.#outputError : error);
-      } else if (writing) {
-        // The socket failed: your next flush rejects with its error.
-        reader.complete(error);
-        this.failed(error);
-      } else {
-        // You completed output with an error: abort the connection with it.
-        reader.complete(error);
-        this.abort(error);
-      }
+      this.#pumpFailed(error);
     }
-    // Unsent bytes are dropped; your side is completed so its blocks come back.
+  }
+
+  readonly #onWritten = (): void => {
+    this.#pumpWriting = false;
+    if (this.#outputStopped) return this.#pumpStopped(undefined);
+    try {
+      if (this.#pumpWrote(this.#writtenLength, this.#writtenCompleted)) return;
+    } catch (error) {
+      return this.#pumpFailed(error);
+    }
+    this.#pump();
+  };
+
+  readonly #onWriteFailed = (error: unknown): void => this.#pumpFailed(error);
+
+  /** `length` bytes went to the socket: returns their blocks; true when that was the last of output (FIN). */
+  #pumpWrote(length: number, completed: boolean): boolean {
+    const reader = this.#out.reader;
+    reader.advanceTo(length);
+    if (!completed || this.#outputStopped) return false;
+    reader.complete();
+    this.#finSent = true;
+    this.#driver?.end();
+    this.#endPump();
+    this.#maybeRelease();
+    return true;
+  }
+
+  /** The socket can send no more: completes the reader with the error, if any. */
+  #pumpStopped(error: unknown): void {
+    const reader = this.#out.reader;
+    if (this.#outputFailed) reader.complete(this.#outputError);
+    else if (error !== undefined) reader.complete(error);
+    else reader.complete();
+    this.#pumpDropped();
+  }
+
+  #pumpFailed(error: unknown): void {
+    const writing = this.#pumpWriting;
+    this.#pumpWriting = false;
+    if (this.#outputStopped) {
+      // The write failed because the socket was closed or aborted under it.
+      return this.#pumpStopped(error);
+    }
+    this.#out.reader.complete(error);
+    // A failed write: the socket failed, and your next flush rejects with its error. Otherwise
+    // you completed output with an error: abort the connection with it.
+    if (writing) this.failed(error);
+    else this.abort(error);
+    this.#pumpDropped();
+  }
+
+  /** Unsent bytes are dropped; after abort your side is completed too, so its blocks come back. */
+  #pumpDropped(): void {
     if (this.#aborted) this.#out.writer.complete();
+    this.#endPump();
+  }
+
+  #endPump(): void {
+    if (!this.#pumpRunning) return;
+    this.#pumpRunning = false;
+    if (this.#socketClosed) this.#resolveClosed();
   }
 }
 

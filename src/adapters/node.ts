@@ -65,6 +65,7 @@ import type {
 import { socketError } from "../errors.ts";
 import { adjacentViews, type ReadableBuffer } from "../readable_buffer.ts";
 import { checkConnect, checkConnectTls, checkListen, checkListenTls, type ListenSettings } from "./_options.ts";
+import { readIntoCallerMemory } from "./_node_onread.ts";
 import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
@@ -203,10 +204,18 @@ export async function listen(
   const settings = checkListen(options, handler, "listen");
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const connection = new SocketConnection(settings.pool, settings.lingerMs);
-    // Accepted sockets ignore `onread`: Node allocates each chunk, which we copy once.
-    socket.on("data", (chunk: Uint8Array) => {
-      if (!connection.receivedCopy(chunk)) socket.pause();
-    });
+    // Read as a client socket does (net.Server has no `onread` option: see _node_onread.ts);
+    // where the runtime cannot, Node allocates each chunk, which we copy once.
+    const reads = readIntoCallerMemory(
+      socket,
+      () => connection.readInto(),
+      (byteCount) => connection.received(byteCount),
+    );
+    if (!reads) {
+      socket.on("data", (chunk: Uint8Array) => {
+        if (!connection.receivedCopy(chunk)) socket.pause();
+      });
+    }
     wire(socket, socket, connection);
     runHandler(connection, handler, settings.onError);
   });
