@@ -454,6 +454,44 @@ export function tcpCases(adapter: TcpAdapter, facts: RuntimeFacts, skip: string 
     assert.equal(pool.stats().rentedBlocks, 0);
   });
 
+  it("sends a message flushed in two parts a moment apart without a Nagle stall, both ways", {
+    timeout: 30000,
+  }, async () => {
+    // With Nagle's algorithm on, a part written while the one before is unacknowledged waits for
+    // the peer's delayed ACK (40 ms on Linux): 30 rounds take over a second. Without it (TCP_NODELAY)
+    // each round is one loopback round trip; 600 ms is half of what even 15 stalls would take.
+    const rounds = 30;
+    const pool = new MemoryPool();
+    const twoParts = async (output: Connection["output"]) => {
+      await output.write(new Uint8Array([1]));
+      await sleep(0);
+      await output.write(new Uint8Array([2]));
+    };
+    const { listener, served, port } = await serveWith(adapter, pool, async ({ input, output }) => {
+      for (;;) {
+        const { buffer, isCompleted } = await input.readAtLeast(2);
+        if (buffer.length < 2) return;
+        input.advanceTo(2);
+        await twoParts(output);
+        if (isCompleted) return;
+      }
+    });
+    const conn = await adapter.connect({ port, pool });
+    const started = Date.now();
+    for (let i = 0; i < rounds; i++) {
+      await twoParts(conn.output);
+      const { buffer } = await conn.input.readAtLeast(2);
+      assert.deepEqual([...buffer.slice(0, 2).toUint8Array()], [1, 2]);
+      conn.input.advanceTo(2);
+    }
+    const took = Date.now() - started;
+    conn.output.complete();
+    assert.equal((await readAll(conn.input)).length, 0);
+    await allClosed([conn, ...served]);
+    await listener.close();
+    assert.ok(took < 600, `${rounds} rounds of two-part messages took ${took} ms`);
+  });
+
   it(
     `moves ${BIG_MIB} MiB each way at once with matching SHA-256 (CHANNELS_BIG_MIB)`,
     { timeout: 120000 },

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, ChannelStateError, type FlushResult, MemoryPool, type ReadResult } from "../mod.ts";
+import { isSettledFlush, wakeReaderAtOnce } from "../src/channel.ts";
 
 const utf8 = new TextEncoder();
 const text = (result: ReadResult): string => new TextDecoder().decode(result.buffer.toUint8Array());
@@ -1376,3 +1377,75 @@ function concatAll(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+describe("internal hooks of the socket connection (src/channel.ts, not exported from mod.ts)", () => {
+  /** Microtask hops until `promise` settles (at most 20). */
+  async function hopsUntilSettled(promise: Promise<unknown>): Promise<number> {
+    let done = false;
+    promise.then(() => (done = true), () => (done = true));
+    let hops = 0;
+    while (!done && hops < 20) {
+      await null;
+      hops++;
+    }
+    return hops;
+  }
+
+  it("wakeReaderAtOnce settles a pending read in the flush itself, a default channel a few microtasks later", async () => {
+    for (const atOnce of [true, false]) {
+      const { channel, reader, writer } = fixture();
+      if (atOnce) wakeReaderAtOnce(channel);
+      const read = reader.read();
+      void writer.write(utf8.encode("hello"));
+      const hops = await hopsUntilSettled(read);
+      if (atOnce) assert.equal(hops, 1);
+      else assert.ok(hops > 2, `settled after ${hops} hops`);
+      const result = await read;
+      assert.equal(text(result), "hello");
+      reader.advanceTo(result.buffer.length);
+    }
+  });
+
+  it("wakeReaderAtOnce keeps readAtLeast waiting until enough bytes are flushed", async () => {
+    const { channel, reader, writer } = fixture();
+    wakeReaderAtOnce(channel);
+    const read = reader.readAtLeast(5);
+    await writer.write(utf8.encode("hel"));
+    assert.equal(await settled(read), false);
+    void writer.write(utf8.encode("lo"));
+    assert.equal(await hopsUntilSettled(read), 1);
+    assert.equal(text(await read), "hello");
+  });
+
+  it("wakeReaderAtOnce still pauses the writer at the threshold and resumes it", async () => {
+    const { channel, reader, writer } = fixture({ pause: 65, resume: 6 });
+    wakeReaderAtOnce(channel);
+    const read = reader.read();
+    const flush = writer.write(new Uint8Array(70));
+    assert.equal((await read).buffer.length, 70);
+    assert.equal(await settled(flush), false);
+    reader.advanceTo(70);
+    assert.deepEqual(await flush, { isCompleted: false, isCanceled: false });
+  });
+
+  it("isSettledFlush is true for a flush that did not wait, false for one that waits or rejects", async () => {
+    const { reader, writer } = fixture({ pause: 65, resume: 6 });
+    const small = writer.write(new Uint8Array(10));
+    assert.equal(isSettledFlush(small), true);
+    const waiting = writer.write(new Uint8Array(60));
+    assert.equal(isSettledFlush(waiting), false);
+    const result = await reader.read();
+    reader.advanceTo(result.buffer.length);
+    await waiting;
+    reader.complete(new Error("reader failed"));
+    const rejected = writer.write(new Uint8Array(1));
+    assert.equal(isSettledFlush(rejected), false);
+    await assert.rejects(rejected, /reader failed/);
+    const { writer: other, reader: otherReader } = fixture();
+    otherReader.complete();
+    const completed = other.flush();
+    assert.equal(isSettledFlush(completed), true);
+    assert.deepEqual(await completed, { isCompleted: true, isCanceled: false });
+    assert.equal(isSettledFlush(Promise.resolve({ isCompleted: false, isCanceled: false })), false);
+  });
+});

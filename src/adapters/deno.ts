@@ -449,9 +449,22 @@ class DenoDriver implements SocketDriver {
   }
 
   write(buffer: ReadableBuffer): Promise<void> {
-    if (buffer.isSingleSegment) return writeAll(this.#conn, buffer.first);
+    if (buffer.isSingleSegment) {
+      // The usual case (a response): one op and one `then`, no async function of its own.
+      const view = buffer.first;
+      this.#single = view;
+      return this.#conn.write(view).then(this.#wroteSingle);
+    }
     return this.#writeRuns(buffer);
   }
+
+  // What the single-view write in flight writes, and what goes on once `conn.write` took some.
+  #single: Uint8Array | undefined;
+  readonly #wroteSingle = (written: number): Promise<void> | undefined => {
+    const view = this.#single as Uint8Array;
+    this.#single = undefined;
+    return written < view.length ? writeAll(this.#conn, view.subarray(written)) : undefined;
+  };
 
   async #writeRuns(buffer: ReadableBuffer): Promise<void> {
     const runs = adjacentViews(buffer, this.#runs ??= []);

@@ -5,15 +5,15 @@
  * | path | reads | writes |
  * | --- | --- | --- |
  * | {@linkcode connect} (client socket) | while bytes stream in, straight into pool memory (`onread`), no copy; other reads (small messages) one copy out of a shared 4 KiB buffer | pool views, no copy |
- * | {@linkcode listen} (accepted socket) | one copy of each `data` chunk into pool memory | pool views, no copy |
+ * | {@linkcode listen} (accepted socket) | as a client socket, on Node (Node's `onread` internals, checked at each accept); elsewhere (Bun's node:net) one copy of each `data` chunk into pool memory | pool views, no copy |
  * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | pool views, encrypted by Node |
  *
  * Writes: blocks adjacent in memory go as one view, several views as one `writev`. Node
  * keeps a reference to a written view until the kernel took all of it, so output blocks stay
- * rented until then (most writes are taken at once). Idle memory: an accepted socket rents
- * nothing until bytes arrive; a client socket lends Node the shared 4 KiB idle buffer (one for
- * the process), since `onread` needs its buffer before the socket is readable, and copies each
- * read out of it. While its reads keep filling their views (bytes are streaming in), it reads
+ * rented until then (most writes are taken at once). Nagle's algorithm is off (as in
+ * node:http), so a reply flushed in parts goes out at once. Idle memory: a socket lends Node
+ * the shared 4 KiB idle buffer (one for the process), since `onread` needs its buffer before
+ * the socket is readable, and copies each read out of it. While its reads keep filling their views (bytes are streaming in), it reads
  * into pool memory instead, a 64 KiB span of adjacent blocks, so one read moves up to 64 KiB
  * with no copy; a socket that goes idle right after such a read holds that span until its
  * next read.
@@ -171,9 +171,11 @@ export async function connectTls(options: ConnectTlsOptions): Promise<Connection
  * closes once the peer ends or `lingerMs` passed); when it throws, the connection is reset
  * and the error goes to `options.onError` (else `console.error`).
  *
- * Accepted sockets cannot read into caller memory in Node (`onread` applies to client sockets
- * only), so each chunk Node reads is copied once into pool memory; nothing is rented while a
- * connection waits for bytes.
+ * Accepted sockets read as client sockets do (small messages copied once out of a shared
+ * buffer, streams straight into pool memory), though Node offers `onread` for client sockets
+ * only: the adapter sets up what `onread` would on each accepted socket, where the runtime's
+ * node:net has it (Node; elsewhere each chunk Node reads is copied once into pool memory).
+ * Nothing is rented while a connection waits for bytes.
  *
  * @param options Address, port (0 lets the system choose), pool, `lingerMs` and `onError`.
  * @param handler Serves one connection.
@@ -281,6 +283,9 @@ const HANDSHAKE_TIMEOUT_MS = 120000;
 
 /** Wires a socket's events to the connection and gives it a driver (`tcp`: the TCP socket under TLS). */
 function wire(socket: net.Socket, tcp: net.Socket, connection: SocketConnection): void {
+  // As node:http and the Deno adapter: no Nagle delay, or a reply flushed in two parts a
+  // moment apart waits for the peer's delayed ACK (40 ms on Linux) before its second part.
+  tcp.setNoDelay(true);
   socket.on("end", () => connection.peerEnded());
   socket.on("error", (error: Error) => connection.failed(error));
   socket.on("close", () => connection.socketClosed());
