@@ -1,9 +1,11 @@
-// sendViews (src/adapters/_gather.ts): the Bun driver's gathered socket writes, through a fake
-// socket that counts its calls, takes what it is told to, and keeps a copy of every byte.
+// sendViews and writeViews (src/adapters/_gather.ts): the Bun and Deno drivers' gathered socket
+// writes, through fake sockets that count their calls, take what they are told to, and keep a
+// copy of every byte.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SEND_CLOSED, sendViews, type SyncSocket } from "../src/adapters/_gather.ts";
+import { MemoryPool } from "../mod.ts";
+import { type AsyncSocket, SEND_CLOSED, sendViews, type SyncSocket, writeViews } from "../src/adapters/_gather.ts";
 import { concat, testSeed, withSeed } from "./_util.ts";
 
 /** A socket that takes at most `room` bytes a call (then nothing until `drain`), or is closed. */
@@ -147,5 +149,69 @@ describe("sendViews", () => {
         assert.deepEqual(socket.bytes, concat(input));
       }
     });
+  });
+});
+
+/** An asynchronous socket (as Deno's `conn.write`) that takes at most `most` bytes a call. */
+class FakeAsyncSocket implements AsyncSocket {
+  readonly calls: number[] = [];
+  readonly sent: Uint8Array[] = [];
+  most = Infinity;
+  held: Uint8Array | undefined;
+
+  async write(data: Uint8Array): Promise<number> {
+    this.calls.push(data.length);
+    this.held = data;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const n = Math.min(data.length, this.most);
+    // Copied only when the write resolves: the caller must keep the bytes until then.
+    this.sent.push(data.slice(0, n));
+    this.held = undefined;
+    return n;
+  }
+
+  get bytes(): Uint8Array {
+    return concat(this.sent);
+  }
+}
+
+describe("writeViews", () => {
+  it("sends short runs in one write from a rented span, returned after", async () => {
+    const pool = new MemoryPool({ debug: true });
+    const input = views([10, 4096, 1, 300]);
+    const socket = new FakeAsyncSocket();
+    await writeViews(socket, input, pool);
+    assert.deepEqual(socket.calls, [4407]);
+    assert.deepEqual(socket.bytes, concat(input));
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("writes a single run as it is, and loops over partial writes", async () => {
+    const pool = new MemoryPool({ debug: true });
+    const input = views([5000, 70000, 20, 30]);
+    const socket = new FakeAsyncSocket();
+    socket.most = 1000;
+    await writeViews(socket, input, pool);
+    assert.deepEqual(socket.bytes, concat(input));
+    assert.equal(pool.stats().rentedBlocks, 0);
+  });
+
+  it("sends one view at a time when the pool cannot lend a span", async () => {
+    const pool = new MemoryPool({ blockSize: 1024, maxBytes: 131072, blocksPerSlab: 4 });
+    const held = Array.from({ length: 4 }, () => pool.rent(1024));
+    assert.throws(() => pool.rent(1024), RangeError);
+    const input = views([100, 200, 300]);
+    const socket = new FakeAsyncSocket();
+    await writeViews(socket, input, pool);
+    assert.deepEqual(socket.calls, [100, 200, 300]);
+    assert.deepEqual(socket.bytes, concat(input));
+    for (const block of held) pool.release(block);
+  });
+
+  it("returns the span when a write fails", async () => {
+    const pool = new MemoryPool({ debug: true });
+    const failing: AsyncSocket = { write: () => Promise.reject(new Error("reset")) };
+    await assert.rejects(writeViews(failing, views([10, 20]), pool), /reset/);
+    assert.equal(pool.stats().rentedBlocks, 0);
   });
 });
