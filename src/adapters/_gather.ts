@@ -38,9 +38,9 @@ export const SEND_CLOSED = -1;
 /**
  * Runs at most this long are gathered. bench/socket_writes.ts on Bun (8 runs a flush, none
  * adjacent, a sink in another process; CPU time of the writing process, gathered / one write
- * per run, three runs on a shared machine): 0.21–0.37× for 64 B and 512 B runs, 0.29–0.48×
- * for 4 KiB, 0.40–0.70× for 8 KiB, 0.71–1.33× for 16 KiB and 0.97–1.21× for 32 KiB (the copy
- * then costs about what the calls saved). 8 KiB: never worse than a write per run.
+ * per run, three runs on a shared machine): 0.21–0.37× for 64 B and 512 B runs, 0.29–0.44×
+ * for 4 KiB, 0.40–0.70× for 8 KiB, 0.71–1.33× for 16 KiB and 1.06–1.21× for 32 KiB (the copy
+ * then costs more than the calls saved). 8 KiB: never worse than a write per run.
  */
 const DEFAULT_GATHER_RUN_BYTES = 8192;
 /**
@@ -52,7 +52,7 @@ const STAGING_BYTES = 65536;
 
 /**
  * The same for {@linkcode writeViews} (Deno, each write an async op). bench/socket_writes.ts on
- * Deno (as above, three runs): 0.08–0.14× for 64 B and 512 B runs, 0.26–0.36× for 4 KiB,
+ * Deno (as above, three runs): 0.08–0.16× for 64 B and 512 B runs, 0.26–0.36× for 4 KiB,
  * 0.40–0.85× for 8 KiB, 0.60–0.77× for 16 KiB and 0.90–0.98× for 32 KiB.
  */
 const DEFAULT_ASYNC_GATHER_RUN_BYTES = 16384;
