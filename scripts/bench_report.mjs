@@ -428,6 +428,37 @@ function poolSection(reports) {
   ].join("\n");
 }
 
+function httpSection(reports) {
+  const labels = ["plaintext", "pipelined 16"].flatMap((mode) => [
+    `${mode}: ./http1 req/s`,
+    `${mode}: the runtime's server req/s`,
+    `${mode}: ./http1 ÷ the runtime's server`,
+    `${mode}: server CPU per request, the runtime's ÷ ./http1`,
+  ]);
+  const body = table(reports, labels, (report, label) => {
+    const [mode, what] = label.split(": ");
+    const ours = report.rows.find((r) => r.mode === mode && r.server.startsWith("channels"));
+    const peer = report.rows.find((r) =>
+      r.mode === mode && !r.server.startsWith("channels") && !/diagnostic/.test(r.server)
+    );
+    if (!ours || !peer) return undefined;
+    const rps = (row) => row.samples.map((s) => s.rps);
+    const cpu = (row) => row.samples.map((s) => s.cpuUsPerRequest);
+    if (what === "./http1 req/s") return cell(number(ours.rps), [spread(rps(ours))]);
+    if (what === "the runtime's server req/s") return `${cell(number(peer.rps), [spread(rps(peer))])} (${peer.server})`;
+    if (what.startsWith("./http1 ÷")) return ratioCell(ours.rps, peer.rps, [spread(rps(ours)), spread(rps(peer))]);
+    return ratioCell(peer.cpuUsPerRequest, ours.cpuUsPerRequest, [spread(cpu(ours)), spread(cpu(peer))]);
+  });
+  return [
+    "GET /plaintext (`Hello, World!`, text/plain, Date and Content-Length) under `wrk -t1 -c64`, then 16 requests per",
+    "write (pipelined); ./http1 on the runtime's TCP adapter vs Deno.serve, Bun.serve (fetch handler) and node:http,",
+    "servers alternating round by round. Server CPU per request (user + system from /proc) is steadier than req/s on a",
+    "shared machine. bench/results/bun-http.json also has Bun.serve with a static route (no JavaScript per request).",
+    "",
+    body,
+  ].join("\n");
+}
+
 const SECTIONS = [
   ["channel_throughput", "Channel vs WHATWG streams and node:stream", throughputSection],
   ["alloc_per_cycle", "Allocation per cycle", allocSection],
@@ -439,6 +470,7 @@ const SECTIONS = [
   ["file_copy", "File copy", fileCopySection],
   ["idle_connections", "Idle connections", idleSection],
   ["pool_memory", "Pool memory over time", poolSection],
+  ["http", "HTTP/1.1 plaintext (./http1)", httpSection],
 ];
 
 // ---- chart ------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ const BENCHMARKS = [
   "compression",
   "resp",
   "pool_memory",
+  "http",
+  "websocket",
 ];
 const RUNTIMES = ["deno", "bun", "node"];
 // What bench/alloc_per_cycle.ts needs to measure (it restarts itself with them otherwise).
@@ -43,7 +45,10 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
   mib: { value: true, to: ["channel_throughput", "file_copy"] },
-  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "socket_writes", "file_copy"] },
+  reps: {
+    value: true,
+    to: ["channel_throughput", "framing", "tcp", "socket_writes", "file_copy", "http", "websocket"],
+  },
   chunks: { value: true, to: ["channel_throughput"] },
   connections: { value: true, to: ["idle_connections"] },
 };

@@ -47,6 +47,7 @@ interface ZlibHandle {
     outLen: number,
   ): void;
   close(): void;
+  reset?: () => void;
   onerror: unknown;
 }
 
@@ -157,9 +158,15 @@ export class NativeCodec {
 
   /**
    * Opens a codec; throws when node:zlib or the handle is not what we expect (the caller
-   * probed first, so that is a surprise).
+   * probed first, so that is a surprise). `windowBits` (zlib formats: 8–15) limits the window
+   * (permessage-deflate negotiates it).
    */
-  static open(format: CompressionFormat, direction: CodecDirection, level: number | undefined): NativeCodec {
+  static open(
+    format: CompressionFormat,
+    direction: CodecDirection,
+    level: number | undefined,
+    windowBits?: number,
+  ): NativeCodec {
     const zlib = loadZlib();
     if (zlib === null) throw new TypeError("node:zlib is not available");
     const name = FACTORIES[format][direction === "compress" ? 0 : 1];
@@ -177,6 +184,7 @@ export class NativeCodec {
       else if (format === "zstd") options.params = { [constants.ZSTD_c_compressionLevel as number]: level };
       else options.level = level;
     }
+    if (windowBits !== undefined && family(format) === "zlib") options.windowBits = windowBits;
     const stream = (factory as Factory).call(zlib, options);
     const handle = stream._handle as ZlibHandle | null | undefined;
     const state = stream._writeState;
@@ -236,6 +244,17 @@ export class NativeCodec {
     if (this.error !== undefined) {
       this.errorHasPosition = state[1] !== UNSET && (state[1] as number) <= inLen;
     }
+  }
+
+  /**
+   * Starts a new stream on the same codec (zlib's `deflateReset`/`inflateReset`: no new
+   * native memory), as permessage-deflate without context takeover does per message.
+   * Throws when the handle has no `reset` (the caller then opens a new codec).
+   */
+  reset(): void {
+    const reset = this.#handle.reset;
+    if (typeof reset !== "function") throw new TypeError("node:zlib's handle has no reset()");
+    reset.call(this.#handle);
   }
 
   /** Frees the codec's native memory (also after an error; a no-op the second time). */

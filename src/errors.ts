@@ -27,8 +27,14 @@ export type ChannelStateErrorCode =
   | "NO_MEMORY_TO_ADVANCE"
   /** A pool block released twice, or released to a pool that did not rent it. */
   | "BLOCK_NOT_RENTED"
+  /** An `./http1` request (its headers, body or target) used after its handler settled. */
+  | "REQUEST_FINISHED"
+  /** An `./http1` response changed or sent again after its head was sent. */
+  | "HEAD_SENT"
   /** `send` on a {@linkcode RespClient} after `close()` was called. */
-  | "CLIENT_CLOSED";
+  | "CLIENT_CLOSED"
+  /** A `./websocket` send or ping after the close began (a close frame was sent or received). */
+  | "WEBSOCKET_CLOSED";
 
 /**
  * Thrown when a channel, reader, writer or pool is used in a way its state does not allow.
@@ -84,7 +90,11 @@ const STATE_MESSAGES: Record<ChannelStateErrorCode, string> = {
   NO_MEMORY_TO_ADVANCE:
     "Cannot advance the writer as it has no memory to commit: call getMemory() first (flush, write and complete end the last view)",
   BLOCK_NOT_RENTED: "Cannot release the block as it is not rented from this pool",
+  REQUEST_FINISHED:
+    "Cannot read the request as its handler has settled: its head and body are gone (keep strings, not the request)",
+  HEAD_SENT: "Cannot change or send the response as its head was already sent",
   CLIENT_CLOSED: "Cannot send the command as the client was closed",
+  WEBSOCKET_CLOSED: "Cannot send on the WebSocket as it is closing or closed",
 };
 
 /** A size or position argument outside its allowed range. */

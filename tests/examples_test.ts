@@ -20,7 +20,15 @@ const skip: string | false = onDeno || onBun
   : "runs under Deno and Bun only: Node 20 cannot run the TypeScript examples";
 const TIMEOUT_MS = 60_000;
 
-const EXAMPLES = ["line_echo_server.ts", "rpc.ts", "upload_server.ts", "transcode_file.ts", "redis_cli.ts"];
+const EXAMPLES = [
+  "line_echo_server.ts",
+  "rpc.ts",
+  "upload_server.ts",
+  "transcode_file.ts",
+  "redis_cli.ts",
+  "http_server.ts",
+  "websocket_echo.ts",
+];
 // What an example needs besides the runtime (CI installs it, so there it never skips).
 const NEEDS: Record<string, string | false> = { "redis_cli.ts": redisSkip };
 

@@ -49,12 +49,17 @@ export interface Kernels {
    * `-1 - r` is not in the alphabet, and the groups before its group are decoded.
    */
   base64Decode(src: number, len: number, dst: number, url: number): number;
+  /**
+   * WebSocket masking (RFC 6455 §5.3) of `[ptr, ptr + len)` in place: XOR with the 4-byte
+   * `key` (key byte 0 in the low 8 bits), starting at key byte `phase` (0–3).
+   */
+  mask(ptr: number, len: number, key: number, phase: number): void;
 }
 
 /** Which build of the kernels a module is. */
 export type KernelVariant = "simd" | "scalar";
 
-const REQUIRED_EXPORTS = ["memchr", "utf8Validate", "base64Encode", "base64Decode"] as const;
+const REQUIRED_EXPORTS = ["memchr", "utf8Validate", "base64Encode", "base64Decode", "mask"] as const;
 
 let injected: WebAssembly.Module | undefined;
 let compiled: WebAssembly.Module | undefined;

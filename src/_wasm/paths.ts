@@ -16,9 +16,10 @@ import { kernelsAvailable, resetRegistryForTesting } from "./registry.ts";
  * The operations the layer dispatches:
  * - `memchr`: the first byte equal to a value (ReadableBuffer#indexOf);
  * - `utf8Validate`: validation (validateUtf8, and fatal decoding's check of each run);
- * - `base64Encode`, `base64Decode`: whole groups of base64 into memory.
+ * - `base64Encode`, `base64Decode`: whole groups of base64 into memory;
+ * - `mask`: WebSocket masking in place (no native path: the kernel, or TypeScript).
  */
-export type KernelOp = "memchr" | "utf8Validate" | "base64Encode" | "base64Decode";
+export type KernelOp = "memchr" | "utf8Validate" | "base64Encode" | "base64Decode" | "mask";
 
 /** An implementation: the kernel, the runtime's own, or plain TypeScript. */
 export type KernelPath = "wasm" | "native" | "typescript";
@@ -33,11 +34,12 @@ export type KernelPath = "wasm" | "native" | "typescript";
  * | utf8Validate | never | always | always | bench/utf8.ts "validate" and "fatal" rows: Node's and Bun's `isUtf8` is simdutf, Deno's a slow polyfill (and its fatal `TextDecoder` 2–9× slower than its plain one) |
  * | base64Encode | ≥ 3 KiB | never | never | bench/base64.ts "transform-kernel"/"transform-native" rows, and pipeThrough with each path forced: the codecs write 4 KiB output blocks, and a native write per block costs 100–300 ns more than a kernel call, so what wins on one long view can lose in a pipe. V8 15's `toBase64` is simdutf (AVX2), 3× Deno's 128-bit WebAssembly SIMD, and still 1.25–1.4× in a pipe (runs of 4 KiB included); Bun's `base64Slice` + `latin1Write` wins on one long view but not in a pipe (its strings cost it there); Node 20's never wins |
  * | base64Decode | ≥ 16 KiB | never | never | the same: Deno's `latin1Slice` + `setFromBase64` (simdutf) is 1.3–1.5× the kernel on long adjacent runs, but 0.7–0.9× on the 4 KiB runs a pool's scattered blocks make, which a pipe sees more of as it runs (even in the pipe overall); Bun's string creation costs more than its decode saves; Node 20 has no strict native decoder |
+ * | mask | never | never | never | no runtime has a native one (bench/websocket.ts "mask" rows: the kernel against TypeScript loops; short payloads take a TypeScript loop before the table is asked, see ./mask.ts) |
  */
 const NATIVE_FROM: Record<Runtime, Record<KernelOp, number>> = {
-  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 3072, base64Decode: 16384 },
-  bun: { memchr: 4096, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
-  node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity },
+  deno: { memchr: Infinity, utf8Validate: Infinity, base64Encode: 3072, base64Decode: 16384, mask: Infinity },
+  bun: { memchr: 4096, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity, mask: Infinity },
+  node: { memchr: Infinity, utf8Validate: 0, base64Encode: Infinity, base64Decode: Infinity, mask: Infinity },
 };
 
 /**
@@ -82,9 +84,10 @@ const choices: Record<KernelOp, OpChoice> = {
   utf8Validate: new OpChoice(row.utf8Validate, true), // isUtf8, or a fatal TextDecoder
   base64Encode: new OpChoice(row.base64Encode, HAS_NATIVE_BASE64_ENCODE),
   base64Decode: new OpChoice(row.base64Decode, HAS_NATIVE_BASE64_DECODE),
+  mask: new OpChoice(row.mask, false),
 };
 
-const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode"];
+const OPS: readonly KernelOp[] = ["memchr", "utf8Validate", "base64Encode", "base64Decode", "mask"];
 
 /** The choice object of `op`, for callers that decide per short buffer (see {@linkcode OpChoice}). */
 export function choiceOf(op: KernelOp): OpChoice {

@@ -3,3 +3,4 @@
 export { memchr } from "./memchr";
 export { utf8Validate } from "./utf8";
 export { base64Decode, base64Encode } from "./base64";
+export { mask } from "./mask";
