@@ -28,6 +28,7 @@ const BENCHMARKS = [
   "text_primitives",
   "framing",
   "tcp",
+  "socket_writes",
   "file_copy",
   "idle_connections",
   "compression",
@@ -44,7 +45,10 @@ const BUN_ALLOC_ENV = { BUN_JSC_largeHeapSize: "4000000000" };
 const PASS_THROUGH = {
   quick: { value: false, to: BENCHMARKS },
   mib: { value: true, to: ["channel_throughput", "file_copy"] },
-  reps: { value: true, to: ["channel_throughput", "framing", "tcp", "file_copy", "http", "websocket"] },
+  reps: {
+    value: true,
+    to: ["channel_throughput", "framing", "tcp", "socket_writes", "file_copy", "http", "websocket"],
+  },
   chunks: { value: true, to: ["channel_throughput"] },
   connections: { value: true, to: ["idle_connections"] },
 };

@@ -6,6 +6,7 @@
  */
 
 import { RunCursor } from "./_runs.ts";
+import { asciiString as shortAsciiString } from "./_text.ts";
 import { isIntegerIn, rangeError, typeError } from "./errors.ts";
 import { type ReadableBuffer, walkRuns } from "./readable_buffer.ts";
 import { Utf8Decoder } from "./utf8.ts";
@@ -504,8 +505,6 @@ function digitTable(hex: boolean): Int8Array {
 // 32 only on Deno, whose TextDecoder call costs most (1.6×, against 0.6–0.8× on Bun and Node),
 // as src/utf8.ts found too.
 const SHORT_STRING_BYTES = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? 32 : 8;
-// Reused by asciiString.
-const charCodes: number[] = [];
 // Decodes a run in one segment: U+FFFD for bad sequences, a leading U+FEFF kept.
 const fieldDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // The same for bytes over several segments (each call a whole stream).
@@ -536,15 +535,7 @@ function asciiString(bytes: Uint8Array, from: number, to: number): string | unde
     if (firstNonAscii(bytes, from, to) < to) return undefined;
     return fieldDecoder.decode(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
   }
-  const codes = charCodes;
-  codes.length = n;
-  let any = 0;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[from + i] as number;
-    any |= b;
-    codes[i] = b;
-  }
-  return any < 0x80 ? String.fromCharCode.apply(null, codes) : undefined;
+  return shortAsciiString(bytes, from, to);
 }
 
 /** Index of the first byte of `bytes[from, to)` that is 0x80 or above, or `to`. */

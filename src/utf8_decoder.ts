@@ -33,6 +33,7 @@
 import { codePointOf, fitsAt, maximalSubpart, openTail, sequenceLength } from "./_utf8_reference.ts";
 import { checkUtf8Input } from "./_utf8_input.ts";
 import { RunCursor } from "./_runs.ts";
+import { asciiString } from "./_text.ts";
 import { choiceOf } from "./_wasm/paths.ts";
 import { GATHER_BYTES, gatherArea } from "./_wasm/registry.ts";
 import { locateUtf8Error, utf8Validate } from "./_wasm/utf8_validate.ts";
@@ -88,8 +89,6 @@ const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 // TextDecoder costs enough a call for that to pay (about 100 ns, against 45–85 ns for 8–32
 // bytes in JavaScript); Node's and Bun's cost 40–55 ns, which no JavaScript loop beats.
 const SHORT_ASCII_BYTES = IS_DENO ? 32 : 0;
-// Reused by asciiString.
-const charCodes: number[] = [];
 
 // A run of adjacent segments of this many bytes or more is decoded in place; shorter runs of a
 // buffer with several are copied into the gather area (bench/utf8.ts, "scattered" rows): the
@@ -109,20 +108,6 @@ const decodeRuns = new RunCursor();
 export function setGatherForTesting(limit: number = GATHER_BYTES, directRun: number = DIRECT_RUN_BYTES): void {
   gatherLimit = Math.max(4, Math.min(GATHER_BYTES, limit));
   directRunBytes = directRun;
-}
-
-/** The string of ASCII `bytes[from, to)`, built in JavaScript; `undefined` when a byte is not ASCII. */
-function asciiString(bytes: Uint8Array, from: number, to: number): string | undefined {
-  const codes = charCodes;
-  const n = to - from;
-  codes.length = n;
-  let any = 0;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[from + i] as number;
-    any |= b;
-    codes[i] = b;
-  }
-  return any < 0x80 ? String.fromCharCode.apply(null, codes) : undefined;
 }
 
 /** The string of `view[from, to)`, which starts and ends on sequence boundaries. */

@@ -434,6 +434,53 @@ export function tcpCases(adapter: TcpAdapter, facts: RuntimeFacts, skip: string 
     });
   });
 
+  it("sends runs apart in memory byte-exact through partial writes, and returns every block", {
+    timeout: 30000,
+  }, async () => {
+    await withSeed(testSeed(), async (random) => {
+      // Every block a memory of its own, so no two segments join into one run: short runs are
+      // gathered (Bun), written one by one (Deno) or corked (Node).
+      const pool = new MemoryPool({ blockSize: 16384, blocksPerSlab: 1, debug: true });
+      const data = bigData(8 * MiB, random.int(1, 1000));
+      // A raw peer that reads nothing at first: the kernel's buffers fill, so writes go out in part.
+      const parts: Uint8Array[] = [];
+      let ended!: () => void;
+      const peerEnded = new Promise<void>((resolve) => (ended = resolve));
+      const server = net.createServer((socket) => {
+        socket.pause();
+        setTimeout(() => socket.resume(), 300);
+        socket.on("data", (chunk: Uint8Array) => parts.push(chunk));
+        socket.on("end", () => {
+          socket.end();
+          ended();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const conn = await adapter.connect({ port: (server.address() as net.AddressInfo).port, pool });
+      const rest = readAll(conn.input);
+      let at = 0;
+      while (at < data.length) {
+        for (let runs = random.int(1, 40); runs > 0 && at < data.length; runs--) {
+          const size = Math.min(data.length - at, random.int(1, random.chance(0.2) ? 16384 : 9000));
+          // A view of a whole block: the write head has less left, so each run gets a fresh block.
+          conn.output.getMemory(pool.blockSize).set(data.subarray(at, at + size));
+          conn.output.advance(size);
+          at += size;
+        }
+        await conn.output.flush();
+      }
+      conn.output.complete();
+      await timeout(peerEnded, 20000, "the peer reading every byte");
+      const got = concat(parts);
+      assert.equal(got.length, data.length);
+      assert.ok(Buffer.from(got).equals(data), "the bytes differ");
+      assert.equal((await rest).length, 0);
+      await allClosed([conn]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      assert.equal(pool.stats().rentedBlocks, 0);
+    });
+  });
+
   it("plays 500 rounds of ping-pong", { timeout: 30000 }, async () => {
     const pool = new MemoryPool();
     const { listener, served, port } = await serveWith(adapter, pool, echo);

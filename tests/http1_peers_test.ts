@@ -6,18 +6,17 @@
 // chunked upload from a file, -T with Expect: 100-continue, --http1.0, a chunked download.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import type { Connection, ConnectionHandler, Listener, ListenOptions } from "../mod.ts";
 import { type HttpHandler, serveHttp } from "../src/http1/mod.ts";
 import { bytesOf, decoder, field, parseResponses, rawRequest, textOf } from "./_http1_client.ts";
 import { BIG_MIB } from "./_tcp_cases.ts";
-import { childEnv } from "./_packaging.ts";
+import { type ExampleProcess, startExample } from "./_example_process.ts";
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown };
 const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
@@ -34,7 +33,6 @@ const adapter: Adapter = runtime === "deno"
   ? await import("../src/adapters/bun.ts")
   : await import("../src/adapters/node.ts");
 
-const ROOT = process.cwd();
 const CURL = "/usr/bin/curl";
 const MiB = 1024 * 1024;
 
@@ -209,65 +207,6 @@ describe(`http1 over TCP (${runtime} adapter)`, () => {
 
 const curlSkip: string | false = existsSync(CURL) ? false : `${CURL} is not installed (apt-get install curl)`;
 
-interface Example {
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** Starts examples/http_server.ts on this runtime (Node runs an esbuild bundle of it). */
-async function startExample(dir: string): Promise<Example> {
-  const source = join(ROOT, "examples", "http_server.ts");
-  let command: string;
-  let args: string[];
-  if (runtime === "deno") {
-    command = process.execPath;
-    args = ["run", "-A", source, "--port", "0"];
-  } else if (runtime === "bun") {
-    command = process.execPath;
-    args = [source, "--port", "0"];
-  } else {
-    const bundle = join(dir, "http_server.mjs");
-    execFileSync(join(ROOT, "node_modules", ".bin", "esbuild"), [
-      source,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--log-level=warning",
-      `--outfile=${bundle}`,
-    ]);
-    command = process.execPath;
-    args = [bundle, "--port", "0"];
-  }
-  const child = spawn(command, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const port = await new Promise<number>((resolve, reject) => {
-    let stdout = "";
-    const timer = setTimeout(() => reject(new Error(`the example did not start: ${stdout}${stderr}`)), 60_000);
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      stdout += text;
-      const match = /listening on [^:\s]+:(\d+)/.exec(stdout);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}: ${stdout}${stderr}`));
-    });
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 /** curl's stdout (as text); a failure carries its stderr. */
 function curl(args: string[]): { stdout: string } {
   const all = ["--silent", "--show-error", "--max-time", "60", ...args];
@@ -282,12 +221,12 @@ function curl(args: string[]): { stdout: string } {
 }
 
 describe(`curl against examples/http_server.ts (${runtime})`, { skip: curlSkip }, () => {
-  let example: Example;
+  let example: ExampleProcess;
   let dir: string;
   let base = "";
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "http1-curl-"));
-    example = await startExample(dir);
+    example = await startExample("http_server.ts", dir);
     base = `http://127.0.0.1:${example.port}`;
   });
   after(async () => {

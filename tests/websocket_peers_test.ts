@@ -6,11 +6,10 @@
 // protocol error and check the close code, and that the server still serves a fresh connection.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
 import { serveHttp } from "../src/http1/mod.ts";
@@ -35,7 +34,7 @@ import {
   tcpPeer,
 } from "./_websocket_reference.ts";
 import { concat } from "./_util.ts";
-import { childEnv } from "./_packaging.ts";
+import { startExample } from "./_example_process.ts";
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown; WebSocket?: unknown };
 const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
@@ -440,60 +439,12 @@ describe(`websocket: protocol errors over raw TCP (${runtime} server)`, () => {
   }
 });
 
-/** Starts examples/websocket_echo.ts on port 0 with this runtime (Node: an esbuild bundle). */
-async function startExample(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const source = join(process.cwd(), "examples", "websocket_echo.ts");
-  let args: string[];
-  if (runtime === "deno") args = ["run", "-A", source, "--port", "0"];
-  else if (runtime === "bun") args = [source, "--port", "0"];
-  else {
-    const bundle = join(dir, "websocket_echo.mjs");
-    execFileSync(join(process.cwd(), "node_modules", ".bin", "esbuild"), [
-      source,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--log-level=warning",
-      `--outfile=${bundle}`,
-    ]);
-    args = [bundle, "--port", "0"];
-  }
-  const child = spawn(process.execPath, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const port = await new Promise<number>((resolve, reject) => {
-    let stdout = "";
-    const timer = setTimeout(() => reject(new Error(`the example did not start: ${stdout}${stderr}`)), 60_000);
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      stdout += text;
-      const match = /listening on [^:\s]+:(\d+)/.exec(stdout);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}: ${stdout}${stderr}`));
-    });
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 describe(`examples/websocket_echo.ts (${runtime}) against Python websockets and the runtime's client`, () => {
   let example: { port: number; stop: () => Promise<void> } | undefined;
   let dir = "";
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "websocket-example-"));
-    example = await startExample(dir);
+    example = await startExample("websocket_echo.ts", dir);
   });
   after(async () => {
     await example?.stop();

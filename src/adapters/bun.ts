@@ -4,14 +4,16 @@
  *
  * | path | reads | writes |
  * | --- | --- | --- |
- * | {@linkcode connect} / {@linkcode listen} | one copy of each `data` chunk into pool memory | pool views, no copy |
- * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | pool views, encrypted by Bun |
+ * | {@linkcode connect} / {@linkcode listen} | one copy of each `data` chunk into pool memory | pool views, no copy; runs of up to 8 KiB apart in memory copied together into one write |
+ * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | as TCP, encrypted by Bun |
  *
  * Bun hands every chunk it reads to the `data` handler as a fresh buffer (it cannot read into
  * caller memory), so each chunk is copied once; nothing is rented while a connection waits
  * for bytes. `socket.write(view)` sends synchronously and returns how many bytes went out
  * (blocks adjacent in memory go as one view, so one `write`); the rest is written from the
- * `drain` handler, and blocks go back to the pool once every byte was taken.
+ * `drain` handler, and blocks go back to the pool once every byte was taken. Each `write` is a
+ * send call of its own (Bun has no writev or cork), so short runs apart in memory are copied
+ * into one staging array and sent together (bench/socket_writes.ts).
  *
  * Ends (see {@linkcode Connection}): `close()` and a handler that returns send every byte, then
  * FIN (`shutdown()`), then close the socket (`end()`) once the peer ended or `lingerMs` passed;
@@ -66,6 +68,7 @@ import {
   type ConnectSettings,
   type ListenSettings,
 } from "./_options.ts";
+import { SEND_CLOSED, sendViews } from "./_gather.ts";
 import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
@@ -244,10 +247,10 @@ function bun(what: string): BunApi {
 class BunDriver implements SocketDriver {
   readonly connection: SocketConnection;
   socket: BunSocket | undefined;
-  #views: Uint8Array[] = [];
+  // The runs of the buffer being written (segments adjacent in memory joined), and the first
+  // one Bun has not taken whole while a write waits for `drain`.
+  readonly #views: Uint8Array[] = [];
   #viewIndex = 0;
-  // The views of the buffer being written (segments adjacent in memory joined: one `write`).
-  readonly #runs: Uint8Array[] = [];
   #resolve: (() => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
   #closed = false;
@@ -284,29 +287,18 @@ class BunDriver implements SocketDriver {
   }
 
   write(buffer: ReadableBuffer): Promise<void> | undefined {
-    const socket = this.socket as BunSocket;
-    const views = adjacentViews(buffer, this.#runs);
-    let left: Uint8Array[] | undefined;
-    let closed = false;
-    for (const view of views) {
-      if (left !== undefined) {
-        left.push(view);
-        continue;
-      }
-      const written = socket.write(view);
-      if (written === view.length) continue;
-      if (written < 0 || this.#closed) {
-        closed = true;
-        break;
-      }
-      // Bun took part of the view (or none): the rest goes out from `drain`.
-      left = this.#views;
-      left.push(written === 0 ? view : view.subarray(written));
+    const views = adjacentViews(buffer, this.#views);
+    const next = sendViews(this.socket as BunSocket, views, 0);
+    if (next === views.length) {
+      views.length = 0;
+      return undefined;
     }
-    views.length = 0;
-    if (closed) return Promise.reject(closedError());
-    if (left === undefined) return undefined;
-    this.#viewIndex = 0;
+    if (next === SEND_CLOSED || this.#closed) {
+      views.length = 0;
+      return Promise.reject(closedError());
+    }
+    // Bun took part of the buffer: the rest goes out from `drain`.
+    this.#viewIndex = next;
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -315,21 +307,12 @@ class BunDriver implements SocketDriver {
 
   /** Bun's `drain`: the socket can take more. */
   drained(): void {
-    const views = this.#views;
     if (this.#resolve === undefined) return;
-    const socket = this.socket as BunSocket;
-    while (this.#viewIndex < views.length) {
-      const view = views[this.#viewIndex] as Uint8Array;
-      const written = socket.write(view);
-      if (written === view.length) {
-        this.#viewIndex++;
-        continue;
-      }
-      if (written < 0) return this.#settleWrite(closedError());
-      if (written > 0) views[this.#viewIndex] = view.subarray(written);
-      return;
-    }
-    this.#settleWrite(undefined);
+    const views = this.#views;
+    const next = sendViews(this.socket as BunSocket, views, this.#viewIndex);
+    if (next === SEND_CLOSED) this.#settleWrite(closedError());
+    else if (next === views.length) this.#settleWrite(undefined);
+    else this.#viewIndex = next;
   }
 
   #settleWrite(error: unknown): void {

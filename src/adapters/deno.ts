@@ -7,7 +7,7 @@
  * | path | copies? | a pool block is held |
  * | --- | --- | --- |
  * | socket/file → `input` | none: the OS writes into pool memory | while a read waits for data (see below) and until you consume the bytes |
- * | `output` → socket | none: pool views go to `write`, one call per run of blocks adjacent in memory | until the `write` that sends it settles |
+ * | `output` → socket | none for a run of blocks adjacent in memory that is alone or over 16 KiB: its pool view goes to `write`; shorter runs apart in memory are copied together into one write of up to 64 KiB (into a pool span rented for it), as Deno has no gathered write | until the `write` that sends it settles |
  * | `output` → file | none for runs of 64 KiB or more; shorter runs are copied together into one staging buffer (up to 256 KiB), as Deno has no gathered write | until the `write` that sends it settles |
  * | a read that will likely wait (the last one drained the socket) | one copy of up to 4 KiB from a buffer of the connection's own | none while it waits |
  *
@@ -87,6 +87,7 @@ import {
   writeAll,
 } from "./_files.ts";
 import { checkConnect, checkConnectTls, checkListen, checkListenTls, type ListenSettings } from "./_options.ts";
+import { writeViews } from "./_gather.ts";
 import { netAddr, runHandler, SocketConnection, type SocketDriver } from "./_socket.ts";
 
 export * from "./_common_exports.ts";
@@ -377,7 +378,7 @@ function open(conn: DenoConn, pool: MemoryPool, lingerMs: number): SocketConnect
   const connection = new SocketConnection(pool, lingerMs);
   connection.localAddr = netAddr(conn.localAddr.hostname, conn.localAddr.port);
   connection.remoteAddr = netAddr(conn.remoteAddr.hostname, conn.remoteAddr.port);
-  connection.attach(new DenoDriver(conn, connection));
+  connection.attach(new DenoDriver(conn, connection, pool));
   return connection;
 }
 
@@ -395,14 +396,16 @@ const MAX_IDLE_READ_BYTES = 4096;
  * push, so the driver pulls: one `conn.read(view)` at a time into the connection's
  * `readInto` view (pool memory while bytes stream in, else the driver's own idle buffer), and
  * waits for `resume` after a read the connection answered with `false` (backpressure). Writes
- * hand pool views to `conn.write`, one call per run of blocks adjacent in memory; Deno keeps
- * no reference once it resolves. `close` and `reset` both close the socket (Deno cannot send a
+ * hand pool views to `conn.write`, one call per run of blocks adjacent in memory, short runs
+ * copied together first (see writeViews); Deno keeps no reference once a write resolves. `close` and `reset` both close the socket (Deno cannot send a
  * reset); the connection hears of it once the read in flight, which may hold a pool view, has
  * settled.
  */
 class DenoDriver implements SocketDriver {
   readonly #conn: DenoConn;
   readonly #connection: SocketConnection;
+  // Where a gathered write rents its staging span (see writeViews).
+  readonly #pool: MemoryPool;
   #idle: Uint8Array | undefined;
   // The views of the buffer being written, one per run of segments adjacent in memory.
   #runs: Uint8Array[] | undefined;
@@ -411,9 +414,10 @@ class DenoDriver implements SocketDriver {
   #closed = false;
   readonly #reading: Promise<void>;
 
-  constructor(conn: DenoConn, connection: SocketConnection) {
+  constructor(conn: DenoConn, connection: SocketConnection, pool: MemoryPool) {
     this.#conn = conn;
     this.#connection = connection;
+    this.#pool = pool;
     this.#reading = this.#read();
   }
 
@@ -469,7 +473,7 @@ class DenoDriver implements SocketDriver {
   async #writeRuns(buffer: ReadableBuffer): Promise<void> {
     const runs = adjacentViews(buffer, this.#runs ??= []);
     try {
-      for (const view of runs) await writeAll(this.#conn, view);
+      await writeViews(this.#conn, runs, this.#pool);
     } finally {
       runs.length = 0;
     }

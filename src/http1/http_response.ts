@@ -6,6 +6,7 @@
 
 import { isIntegerIn, rangeError, stateError, typeError } from "../errors.ts";
 import { ReadableBuffer } from "../readable_buffer.ts";
+import { utf8Length } from "../_text.ts";
 import type { DuplexChannel } from "../readable_channel.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 import { invalidFieldValueIndex, isToken } from "./_chars.ts";
@@ -437,23 +438,4 @@ function writeLatin1(w: BufferWriter, text: string): void {
     }
   }
   w.writeAscii(text);
-}
-
-/** Bytes of `text` in UTF-8 (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
-export function utf8Length(text: string): number {
-  const n = text.length;
-  let length = n;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) length += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        length += 2; // 4 bytes for 2 units
-        i++;
-      } else length += 2;
-    } else length += 2;
-  }
-  return length;
 }

@@ -24,6 +24,7 @@
  */
 
 import { typeError } from "../errors.ts";
+import { utf8Length } from "../_text.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 
 /** What a command argument may be. */
@@ -291,28 +292,4 @@ function digits(n: number): number {
     count++;
   }
   return count;
-}
-
-/** The byte length of `text` as TextEncoder encodes it (a lone surrogate becomes U+FFFD, 3 bytes). */
-function utf8Length(text: string): number {
-  const length = text.length;
-  let n = length;
-  for (let k = 0; k < length; k++) {
-    const c = text.charCodeAt(k);
-    if (c < 0x80) continue;
-    if (c < 0x800) {
-      n += 1;
-    } else if (c >= 0xd800 && c <= 0xdbff && k + 1 < length) {
-      const d = text.charCodeAt(k + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 2; // two units, four bytes
-        k++;
-      } else {
-        n += 2;
-      }
-    } else {
-      n += 2;
-    }
-  }
-  return n;
 }

@@ -26,6 +26,7 @@
  */
 
 import { RunCursor } from "../_runs.ts";
+import { utf8Length } from "../_text.ts";
 import { mask } from "../_wasm/mask.ts";
 import { type ReadableBuffer, walkRuns } from "../readable_buffer.ts";
 import type { WritableChannel } from "../writable_channel.ts";
@@ -282,23 +283,4 @@ function encodeAt(text: string, view: Uint8Array, at: number): number {
     if (i === n) return n;
   }
   return encoder.encodeInto(text, view.subarray(at)).written;
-}
-
-/** Bytes of `text` in UTF-8 (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
-export function utf8Length(text: string): number {
-  const n = text.length;
-  let length = n;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) length += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        length += 2; // 4 bytes for 2 units
-        i++;
-      } else length += 2;
-    } else length += 2;
-  }
-  return length;
 }

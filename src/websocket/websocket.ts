@@ -25,7 +25,8 @@ import {
   OP_PONG,
   OP_TEXT,
 } from "./_frame_reader.ts";
-import { FrameWriter, utf8Length } from "./_frame_writer.ts";
+import { FrameWriter } from "./_frame_writer.ts";
+import { utf8Length } from "../_text.ts";
 
 /** Options both sides take. All are checked when the WebSocket is opened. */
 export interface WebSocketOptions {
