@@ -97,7 +97,16 @@ function text(kind: Kind, size: number): Uint8Array {
 /** A channel whose one read holds `data`, in one segment or in many. */
 async function inPool(pool: MemoryPool, data: Uint8Array): Promise<{ channel: Channel; buffer: ReadableBuffer }> {
   const channel = new Channel({ pool, pauseWriterThreshold: 0 });
-  await channel.writer.write(data);
+  // Block by block (getMemory rents one block): the pool's blocks are the segments, in the
+  // free list's order. write() would rent one span of adjacent blocks (up to 64 KiB) instead.
+  for (let at = 0; at < data.length;) {
+    const memory = channel.writer.getMemory(1);
+    const n = Math.min(memory.length, data.length - at);
+    memory.set(data.subarray(at, at + n));
+    channel.writer.advance(n);
+    at += n;
+  }
+  await channel.writer.flush();
   const result = channel.reader.tryRead();
   if (result === undefined || result.buffer.length !== data.length) {
     throw new Error(`Cannot set up ${data.length} bytes in the pool: got ${result?.buffer.length} bytes`);
