@@ -459,6 +459,42 @@ function httpSection(reports) {
   ].join("\n");
 }
 
+/**
+ * A section from the summaries a benchmark writes itself (`summary: [{ title, rows: [{ label, value }] }]`):
+ * a table per title, a row per label, a column per runtime whose report has that title.
+ */
+function summarySection(intro) {
+  return (reports) => {
+    const titles = [];
+    for (const report of Object.values(reports)) {
+      for (const s of report.summary ?? []) if (!titles.includes(s.title)) titles.push(s.title);
+    }
+    const parts = intro ? [intro, ""] : [];
+    for (const title of titles) {
+      const having = Object.fromEntries(
+        Object.entries(reports).filter(([, report]) => (report.summary ?? []).some((s) => s.title === title)),
+      );
+      const labels = [];
+      for (const report of Object.values(having)) {
+        for (const row of report.summary.find((s) => s.title === title).rows) {
+          if (!labels.includes(row.label)) labels.push(row.label);
+        }
+      }
+      parts.push(
+        `### ${title}`,
+        "",
+        table(
+          having,
+          labels,
+          (report, label) => report.summary.find((s) => s.title === title).rows.find((r) => r.label === label)?.value,
+        ),
+        "",
+      );
+    }
+    return parts.join("\n").replace(/\n+$/, "");
+  };
+}
+
 const SECTIONS = [
   ["channel_throughput", "Channel vs WHATWG streams and node:stream", throughputSection],
   ["alloc_per_cycle", "Allocation per cycle", allocSection],
@@ -471,6 +507,37 @@ const SECTIONS = [
   ["idle_connections", "Idle connections", idleSection],
   ["pool_memory", "Pool memory over time", poolSection],
   ["http", "HTTP/1.1 plaintext (./http1)", httpSection],
+  [
+    "text_primitives",
+    "Text primitives: BufferReader and BufferWriter",
+    summarySection("Numbers and strings parsed from and written into pool memory, ÷ the runtime's own conversions."),
+  ],
+  [
+    "compression",
+    "Compression",
+    summarySection(
+      "`compressor()` / `decompressor()` (deflate-raw, level 6) ÷ node:zlib's sync calls and `CompressionStream`.",
+    ),
+  ],
+  [
+    "resp",
+    "RESP: RespClient vs node-redis, ioredis and Bun.redis",
+    summarySection("One connection to a local `redis-server`, commands in flight as named; ops/s ratios."),
+  ],
+  [
+    "websocket",
+    "WebSocket",
+    summarySection(
+      "Echo through ./websocket on the runtime's TCP adapter ÷ `ws` (Node), Deno.upgradeWebSocket, Bun.serve; unmasking kernel.",
+    ),
+  ],
+  [
+    "socket_writes",
+    "Socket writes of scattered runs",
+    summarySection(
+      "The Deno and Bun adapters' gathered write (runs copied into one staging span) vs one write per run.",
+    ),
+  ],
 ];
 
 // ---- chart ------------------------------------------------------------------------------------
