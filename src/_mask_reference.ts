@@ -53,14 +53,17 @@ export function maskShort(bytes: Uint8Array, from: number, to: number, key: numb
   const k1 = (k >>> 8) & 0xff;
   const k2 = (k >>> 16) & 0xff;
   const k3 = k >>> 24;
-  let i = from;
-  for (const end = to - 3; i < end; i += 4) {
+  // Positions as int32 (lossless: they index one typed array), so the loop is int32 arithmetic
+  // on JavaScriptCore even when a caller's position was held as a double.
+  let i = from | 0;
+  const last = to | 0;
+  for (const end = last - 3; i < end; i += 4) {
     bytes[i] = (bytes[i] as number) ^ k0;
     bytes[i + 1] = (bytes[i + 1] as number) ^ k1;
     bytes[i + 2] = (bytes[i + 2] as number) ^ k2;
     bytes[i + 3] = (bytes[i + 3] as number) ^ k3;
   }
-  if (i < to) bytes[i] = (bytes[i] as number) ^ k0;
-  if (i + 1 < to) bytes[i + 1] = (bytes[i + 1] as number) ^ k1;
-  if (i + 2 < to) bytes[i + 2] = (bytes[i + 2] as number) ^ k2;
+  if (i < last) bytes[i] = (bytes[i] as number) ^ k0;
+  if (i + 1 < last) bytes[i + 1] = (bytes[i + 1] as number) ^ k1;
+  if (i + 2 < last) bytes[i + 2] = (bytes[i + 2] as number) ^ k2;
 }

@@ -263,7 +263,11 @@ const LOOP_COPY_BYTES = 64;
 /** Copies `n` bytes from `source` at `from` into `target` at `at`. */
 function copy(source: Uint8Array, from: number, n: number, target: Uint8Array, at: number): void {
   if (n <= LOOP_COPY_BYTES) {
-    for (let i = 0; i < n; i++) target[at + i] = source[from + i] as number;
+    // Positions as int32 (`| 0`, lossless: they index one typed array): a caller's position
+    // held as a double would make every step of the loop double arithmetic on JavaScriptCore.
+    const s = from | 0;
+    const t = at | 0;
+    for (let i = 0; i < n; i++) target[t + i] = source[s + i] as number;
   } else {
     target.set(from === 0 && n === source.length ? source : source.subarray(from, from + n), at);
   }
