@@ -375,13 +375,12 @@ export class FrameReader {
         headerLength = 4;
       } else if (payloadLength === 127) {
         if (available < 10) return NEED_MORE;
-        const high = (((head[h + 2] as number) << 24) | ((head[h + 3] as number) << 16) |
-          ((head[h + 4] as number) << 8) | (head[h + 5] as number)) >>> 0;
-        const low = (((head[h + 6] as number) << 24) | ((head[h + 7] as number) << 16) |
-          ((head[h + 8] as number) << 8) | (head[h + 9] as number)) >>> 0;
-        if (high >= 0x80000000) return this.#fail(PROTOCOL_ERROR, "a 64-bit payload length must have its top bit 0");
-        // Past 2^53 a number cannot hold it; any limit this side takes is far below.
-        payloadLength = high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 4294967296 + low;
+        if ((head[h + 2] as number) >= 0x80) {
+          return this.#fail(PROTOCOL_ERROR, "a 64-bit payload length must have its top bit 0");
+        }
+        // In a function of its own: the doubles it may return would otherwise make JavaScriptCore
+        // keep this function's lengths and positions (and the fields they go to) as doubles.
+        payloadLength = longLength(head, h + 2);
         headerLength = 10;
       }
       let key = 0;
@@ -664,6 +663,16 @@ export class FrameReader {
     this.failError = tooBig ? new RangeError(message) : new TypeError(message);
     return FAILED;
   }
+}
+
+/** A 64-bit payload length (its top bit 0) at `head[at]`; past 2^53, `Number.MAX_SAFE_INTEGER`. */
+function longLength(head: Uint8Array, at: number): number {
+  const high = (((head[at] as number) << 24) | ((head[at + 1] as number) << 16) |
+    ((head[at + 2] as number) << 8) | (head[at + 3] as number)) >>> 0;
+  const low = (((head[at + 4] as number) << 24) | ((head[at + 5] as number) << 16) |
+    ((head[at + 6] as number) << 8) | (head[at + 7] as number)) >>> 0;
+  // Past 2^53 a number cannot hold it; any limit this side takes is far below.
+  return high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 4294967296 + low;
 }
 
 /** Copies `buffer[from, from + n)` into `into` (a header, a control frame's payload). */
