@@ -10,7 +10,7 @@ import { maskShort, maskWords } from "../_mask_reference.ts";
 import type { PoolBlock } from "../memory_pool.ts";
 import { RUNTIME } from "./native.ts";
 import { choiceOf } from "./paths.ts";
-import { kernelsOf } from "./registry.ts";
+import { kernelsOf, memoryData } from "./registry.ts";
 
 // Below these many bytes a loop over four key bytes in locals beats the call into WebAssembly.
 // With the pool block known, the kernel's memory is found cheaply and the call wins from 32 B
@@ -39,7 +39,9 @@ export function mask(
   const n = to - from;
   if (n <= 0) return;
   if (n < (block !== null ? KERNEL_FROM_BYTES_WITH_BLOCK : KERNEL_FROM_BYTES)) {
-    maskShort(bytes, from, to, key, phase);
+    const data = block !== null ? memoryData(block.memory) : undefined;
+    if (data !== undefined) maskData(data, bytes.byteOffset + from, n, key, phase);
+    else maskShort(bytes, from, to, key, phase);
     return;
   }
   if (MASK.wantsKernel(n)) {
@@ -50,4 +52,15 @@ export function mask(
     }
   }
   maskWords(bytes, from, to, key, phase);
+}
+
+/** {@linkcode mask} of `n` bytes at `at` in a whole pool memory's `DataView`: four bytes a step. */
+function maskData(data: DataView, at: number, n: number, key: number, phase: number): void {
+  const shift = (phase & 3) << 3;
+  const k = shift === 0 ? key | 0 : (key >>> shift) | (key << (32 - shift));
+  // int32 positions (lossless: pool memory offsets), as in maskShort.
+  let i = at | 0;
+  const end = (at + n) | 0;
+  for (const last = end - 3; i < last; i += 4) data.setInt32(i, data.getInt32(i, true) ^ k, true);
+  for (let rest = k; i < end; i++, rest >>>= 8) data.setUint8(i, data.getUint8(i) ^ (rest & 0xff));
 }

@@ -31,6 +31,7 @@ class KernelMemory {
   /** A view of the kernel scratch space (see {@linkcode scratchView}). */
   readonly scratch: Uint8Array;
   #kernels: Kernels | undefined;
+  #data: DataView | undefined;
   // The reset generation #kernels was made in (a test reset makes every memory start afresh).
   #generation = generation;
 
@@ -38,6 +39,11 @@ class KernelMemory {
     this.memory = memory;
     this.bytes = new Uint8Array(memory.buffer);
     this.scratch = this.bytes.subarray(KERNEL_SCRATCH_OFFSET, KERNEL_RESERVED_BYTES);
+  }
+
+  /** A `DataView` of the whole memory (made on first use). */
+  data(): DataView {
+    return this.#data ??= new DataView(this.memory.buffer);
   }
 
   /** The kernels over this memory, or undefined when they cannot load on this host. */
@@ -74,6 +80,9 @@ let own: KernelMemory | undefined;
 // for one memory (a search per frame of one buffer), and a symbol property costs more on JSC.
 let lastMemory: ArrayBufferLike | WebAssembly.Memory | undefined;
 let lastKernels: Kernels | undefined;
+// The same for memoryData.
+let lastDataMemory: WebAssembly.Memory | undefined;
+let lastData: DataView | undefined;
 
 /** Registers a pool memory: its views can then run kernels in place. */
 export function registerKernelMemory(memory: WebAssembly.Memory): void {
@@ -108,6 +117,22 @@ export function kernelsOf(memory: ArrayBufferLike | WebAssembly.Memory): Kernels
  */
 export function forgetKernelMemory(memory: WebAssembly.Memory): void {
   if (lastMemory === memory || lastMemory === memory.buffer) lastMemory = lastKernels = undefined;
+  if (lastDataMemory === memory) lastDataMemory = lastData = undefined;
+}
+
+/**
+ * A `DataView` of the whole pool memory `memory` (its byte offsets are those of the memory's
+ * views' `byteOffset`), or undefined when it is not pool memory: word loads and stores at any
+ * alignment, which JavaScriptCore runs faster than byte loops over a `Uint8Array`.
+ */
+export function memoryData(memory: WebAssembly.Memory): DataView | undefined {
+  if (memory === lastDataMemory) return lastData;
+  const data = entryOf(memory)?.data();
+  if (data !== undefined) {
+    lastDataMemory = memory;
+    lastData = data;
+  }
+  return data;
 }
 
 /** A view of the whole pool memory `memory` is (or whose `ArrayBuffer` it is): kernel pointers index it; or undefined. */

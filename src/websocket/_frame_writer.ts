@@ -54,9 +54,18 @@ export class FrameWriter {
   // The current frame's masking key (little-endian) and payload bytes written so far.
   #key = 0;
   #done = 0;
-  // The view frames go into (until the next flush), and where its free part starts.
+  // The view frames go into (until the next flush), where its free part starts, and where its
+  // bytes not yet advanced start: frames are advanced together, when the view is left (full, or
+  // at release), so a burst of frames costs one `advance`.
   #view: Uint8Array | undefined;
   #at = 0;
+  #base = 0;
+  // Bytes of the frames written since the last release.
+  #written = 0;
+  // Data views of the last payload view copied from and of #view (see #copyShort).
+  #sourceBytes: Uint8Array | undefined;
+  #sourceData: DataView | undefined;
+  #targetData: DataView | undefined;
 
   /**
    * @param output Where frames go.
@@ -68,36 +77,71 @@ export class FrameWriter {
     this.#random = masked ? new Uint8Array(RANDOM_BYTES) : new Uint8Array(0);
   }
 
+  /** Bytes of the frames written since the last {@linkcode release} (none of them flushed). */
+  get written(): number {
+    return this.#written;
+  }
+
   /**
-   * Forgets the view frames were written into: call it before the output is flushed (a
-   * `getMemory` view dies at the flush). Frames written between flushes share a view.
+   * Advances the output past every frame written and forgets the view they went into: call it
+   * before the output is flushed or completed (a `getMemory` view dies at the flush). Frames
+   * written between releases share a view.
    */
   release(): void {
+    const pending = this.#view !== undefined ? this.#at - this.#base : 0;
     this.#view = undefined;
+    this.#at = this.#base = this.#written = 0;
+    this.#sourceBytes = this.#sourceData = this.#targetData = undefined;
+    if (pending > 0) this.#output.advance(pending);
   }
 
   /** A view with `need` bytes free from `this.#at` on: the last one when it has room. */
   #take(need: number): Uint8Array {
     const view = this.#view;
-    if (view !== undefined && view.length - this.#at >= need) return view;
+    if (view !== undefined) {
+      if (view.length - this.#at >= need) return view;
+      this.#output.advance(this.#at - this.#base);
+    }
     const fresh = this.#output.getMemory(need);
     this.#view = fresh;
-    this.#at = 0;
+    this.#at = this.#base = 0;
+    this.#targetData = undefined;
     return fresh;
   }
 
   /** Commits `view[base, at)` and remembers where the view's free part starts. */
   #commit(view: Uint8Array, base: number, at: number): void {
-    this.#output.advance(at - base);
+    this.#written += at - base;
     this.#view = view;
     this.#at = at;
   }
 
   /** Commits the full `view[base, at)` and takes a fresh view of at least `need` bytes. */
   #next(base: number, at: number, need: number = 1): Uint8Array {
-    this.#output.advance(at - base);
+    this.#written += at - base;
+    this.#output.advance(at - this.#base);
     this.#view = undefined;
     return this.#take(need);
+  }
+
+  /**
+   * Copies `n` bytes (a short payload) from `source` at `from` into `target` (#view) at `at`,
+   * four bytes a step through data views of both (JavaScriptCore runs these faster than a byte
+   * loop over a `Uint8Array`); the views are made once per source view and per #view.
+   */
+  #copyShort(source: Uint8Array, from: number, n: number, target: Uint8Array, at: number): void {
+    let s = this.#sourceData;
+    if (source !== this.#sourceBytes || s === undefined) {
+      this.#sourceBytes = source;
+      s = this.#sourceData = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    }
+    const t = this.#targetData ??= new DataView(target.buffer, target.byteOffset, target.byteLength);
+    // int32 positions, as in copy().
+    const f = from | 0;
+    const a = at | 0;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) t.setInt32(a + i, s.getInt32(f + i));
+    for (; i < n; i++) t.setUint8(a + i, s.getUint8(f + i));
   }
 
   /**
@@ -155,7 +199,8 @@ export class FrameWriter {
         base = at = 0;
       }
       const n = Math.min(view.length - at, to - next);
-      copy(bytes, next, n, view, at);
+      if (n <= LOOP_COPY_BYTES) this.#copyShort(bytes, next, n, view, at);
+      else copy(bytes, next, n, view, at);
       this.#maskPart(view, at, n);
       at += n;
       next += n;

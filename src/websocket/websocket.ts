@@ -441,7 +441,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       return Promise.reject(error);
     }
     // While a received message is handled, flush later (see receive()), unless much is waiting.
-    if (this.#deferring && this.#connection.output.unflushedBytes < DEFER_FLUSH_BYTES) {
+    if (this.#deferring && this.#writer.written < DEFER_FLUSH_BYTES) {
       if (!this.#flushPending) {
         this.#flushPending = true;
         later(this.#flushLater);
@@ -685,6 +685,11 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     for (const ping of this.#pings.splice(0)) ping.reject(stateError("WEBSOCKET_CLOSED"));
     this.#deflater?.close();
     const connection = this.#connection as DuplexChannel & Closable;
+    try {
+      this.#writer.release(); // frames sent and not yet flushed go out with the close
+    } catch {
+      // The output is completed already.
+    }
     if (!this.#server && info.wasClean) {
       // A client lets the server end the TCP connection first (§7.1.1), for a while.
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -710,7 +715,11 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   #flush(): Promise<void> {
     this.#flushPending = false;
-    this.#writer.release();
+    try {
+      this.#writer.release();
+    } catch (error) {
+      return Promise.reject(error); // the output is completed: as its flush would
+    }
     return this.#connection.output.flush().then(ignore);
   }
 
