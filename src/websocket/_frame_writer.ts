@@ -62,10 +62,6 @@ export class FrameWriter {
   #base = 0;
   // Bytes of the frames written since the last release.
   #written = 0;
-  // Data views of the last payload view copied from and of #view (see #copyShort).
-  #sourceBytes: Uint8Array | undefined;
-  #sourceData: DataView | undefined;
-  #targetData: DataView | undefined;
 
   /**
    * @param output Where frames go.
@@ -91,7 +87,6 @@ export class FrameWriter {
     const pending = this.#view !== undefined ? this.#at - this.#base : 0;
     this.#view = undefined;
     this.#at = this.#base = this.#written = 0;
-    this.#sourceBytes = this.#sourceData = this.#targetData = undefined;
     if (pending > 0) this.#output.advance(pending);
   }
 
@@ -105,7 +100,6 @@ export class FrameWriter {
     const fresh = this.#output.getMemory(need);
     this.#view = fresh;
     this.#at = this.#base = 0;
-    this.#targetData = undefined;
     return fresh;
   }
 
@@ -122,26 +116,6 @@ export class FrameWriter {
     this.#output.advance(at - this.#base);
     this.#view = undefined;
     return this.#take(need);
-  }
-
-  /**
-   * Copies `n` bytes (a short payload) from `source` at `from` into `target` (#view) at `at`,
-   * four bytes a step through data views of both (JavaScriptCore runs these faster than a byte
-   * loop over a `Uint8Array`); the views are made once per source view and per #view.
-   */
-  #copyShort(source: Uint8Array, from: number, n: number, target: Uint8Array, at: number): void {
-    let s = this.#sourceData;
-    if (source !== this.#sourceBytes || s === undefined) {
-      this.#sourceBytes = source;
-      s = this.#sourceData = new DataView(source.buffer, source.byteOffset, source.byteLength);
-    }
-    const t = this.#targetData ??= new DataView(target.buffer, target.byteOffset, target.byteLength);
-    // int32 positions, as in copy().
-    const f = from | 0;
-    const a = at | 0;
-    let i = 0;
-    for (; i + 4 <= n; i += 4) t.setInt32(a + i, s.getInt32(f + i));
-    for (; i < n; i++) t.setUint8(a + i, s.getUint8(f + i));
   }
 
   /**
@@ -199,8 +173,7 @@ export class FrameWriter {
         base = at = 0;
       }
       const n = Math.min(view.length - at, to - next);
-      if (n <= LOOP_COPY_BYTES) this.#copyShort(bytes, next, n, view, at);
-      else copy(bytes, next, n, view, at);
+      copy(bytes, next, n, view, at);
       this.#maskPart(view, at, n);
       at += n;
       next += n;

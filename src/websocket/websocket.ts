@@ -370,9 +370,11 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     const end: IteratorResult<WebSocketMessage> = { done: true, value: undefined };
     const settle = (message: WebSocketMessage | null): IteratorResult<WebSocketMessage> =>
       message === null ? end : step as IteratorResult<WebSocketMessage>;
+    // The result of a step that had a message read already: always the same, so one promise.
+    const ready = Promise.resolve(step as IteratorResult<WebSocketMessage>);
     return {
       next: (): Promise<IteratorResult<WebSocketMessage>> => {
-        // A message already read: no wait, and no promise but the result's.
+        // A message already read: no wait, and no new promise.
         if (!this.#reading && this.#state !== CLOSED) {
           this.#deferring = false;
           let outcome = NEED_MORE;
@@ -383,7 +385,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
           }
           if (outcome === MESSAGE) {
             this.#deliver();
-            return Promise.resolve(step as IteratorResult<WebSocketMessage>);
+            return ready;
           }
           this.#reading = true;
           return this.#receiveSlowly(outcome).then(settle);
