@@ -66,7 +66,7 @@ describe("the mask kernel", () => {
     }
   });
 
-  it("a frame's payload masked piece by piece at the running phase equals one pass, on pool memory and off it", async () => {
+  it("a frame's payload masked piece by piece at the running phase equals one pass, on pool memory (its block given or not) and off it", async () => {
     const pool = new MemoryPool({ blockSize: 4096, blocksPerSlab: 8 });
     await withSeed(testSeed(), (random) => {
       for (const path of ["wasm", "typescript"] as const) {
@@ -83,16 +83,23 @@ describe("the mask kernel", () => {
           const view = block.bytes.subarray(offset, offset + length);
           const plain = data.slice();
           view.set(data);
+          // With its block, as the frame reader calls it (short pieces take another path then).
+          const other = pool.rent();
+          const blockView = other.bytes.subarray(offset, offset + length);
+          blockView.set(data);
           let at = 0;
           while (at < length) {
-            const n = Math.min(length - at, random.int(0, 300));
+            const n = Math.min(length - at, random.int(0, random.int(0, 1) === 0 ? 80 : 300));
             mask(view, at, at + n, key, at & 3);
             mask(plain, at, at + n, key, at & 3);
+            mask(blockView, at, at + n, key, at & 3, other);
             at += n;
           }
           assert.deepEqual(view, expected, `${path}, pool memory: length ${length}`);
           assert.deepEqual(plain, expected, `${path}, an ordinary array: length ${length}`);
+          assert.deepEqual(blockView, expected, `${path}, pool memory with its block: length ${length}`);
           pool.release(block);
+          pool.release(other);
         }
       }
       setKernelPath("mask", "auto");
