@@ -322,8 +322,12 @@ export class FrameReader {
       const p = this.#parsed;
       const available = length - p;
       if (available < 2) return NEED_MORE;
-      // The header where it lies when its run holds it (as it mostly does), else a copy.
       this.#seek(p);
+      if (this.#opcode === 0 && this.#server && this.#runOk && available >= 6) {
+        const outcome = this.#shortMessage(buffer, p);
+        if (outcome !== NEED_MORE) return outcome;
+      }
+      // The header where it lies when its run holds it (as it mostly does), else a copy.
       let head: Uint8Array;
       let h: number;
       if (this.#runOk && p + Math.min(14, available) <= this.#runEnd) {
@@ -439,6 +443,54 @@ export class FrameReader {
       this.#inPayload = true;
       this.#parsed = p + headerLength;
     }
+  }
+
+  /**
+   * The common frame whole in the current run, parsed in one step: a masked, unfragmented text
+   * or binary message of at most 125 bytes (no extension bits), while no message is in
+   * progress. MESSAGE or FAILED; NEED_MORE when it is not such a frame (the general path parses it).
+   */
+  #shortMessage(buffer: ReadableBuffer, p: number): number {
+    const cursor = this.#cursor;
+    const bytes = cursor.bytes;
+    const offset = cursor.from - this.#runAt;
+    const h = p + offset;
+    const b0 = bytes[h] as number;
+    const b1 = bytes[h + 1] as number;
+    const n = b1 & 0x7f;
+    if ((b0 !== 0x82 && b0 !== 0x81) || b1 < 0x80 || n > 125) return NEED_MORE;
+    if (p + 6 + n > this.#runEnd || n > this.#limits.maxMessageBytes) return NEED_MORE;
+    const key = ((bytes[h + 2] as number) | ((bytes[h + 3] as number) << 8) | ((bytes[h + 4] as number) << 16) |
+      ((bytes[h + 5] as number) << 24)) >>> 0;
+    const opcode = b0 & 0x0f;
+    const from = p + 6;
+    const to = from + n;
+    this.#compressed = false;
+    this.#opcode = opcode;
+    this.#fin = true;
+    this.#masked = true;
+    this.#key = key;
+    this.#fragments = 1;
+    this.#wireBytes = 0;
+    this.#messageBytes = n;
+    this.#payloadLeft = 0;
+    this.#payloadDone = n;
+    this.#parsed = to;
+    if (opcode === OP_TEXT) this.#utf8.reset();
+    if (n > 0) {
+      mask(bytes, from + offset, to + offset, key, 0, cursor.block);
+      if (opcode === OP_TEXT && !this.#utf8.push(bytes, from + offset, to + offset)) {
+        return this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
+      }
+      const ranges = this.#ranges;
+      ranges[0] = from;
+      ranges[1] = to;
+      this.#rangeCount = 2;
+      this.#singleBytes = bytes;
+      this.#singleOffset = offset;
+      this.#singleEnd = this.#runEnd;
+    }
+    return this.#endMessage(buffer);
   }
 
   /** Unmasks, validates or inflates `buffer[from, to)` of the current frame's payload; false on failure. */

@@ -161,6 +161,17 @@ export class FrameWriter {
    */
   writeRange(first: number, bytes: Uint8Array, from: number, to: number): void {
     const length = to - from;
+    const current = this.#view;
+    if (length < 126 && !this.#masked && current !== undefined && current.length - this.#at >= length + 2) {
+      // A short unmasked frame into the view in use (an echo's reply): no header or commit call.
+      const start = this.#at;
+      current[start] = first;
+      current[start + 1] = length;
+      copy(bytes, from, length, current, start + 2);
+      this.#at = start + 2 + length;
+      this.#written += 2 + length;
+      return;
+    }
     const total = lengthBytes(length) + (this.#masked ? 4 : 0) + length;
     let view = this.#take(total <= ONE_VIEW_BYTES ? total : 14);
     let base = this.#at;
