@@ -135,6 +135,13 @@ export function memoryData(memory: WebAssembly.Memory): DataView | undefined {
   return data;
 }
 
+/**
+ * {@linkcode memoryData} from a view's `ArrayBuffer` (a getter call to read it: ask once per view).
+ */
+export function memoryDataOf(buffer: ArrayBufferLike): DataView | undefined {
+  return entryOf(buffer)?.data();
+}
+
 /** A view of the whole pool memory `memory` is (or whose `ArrayBuffer` it is): kernel pointers index it; or undefined. */
 export function memoryView(memory: ArrayBufferLike | WebAssembly.Memory): Uint8Array | undefined {
   return entryOf(memory)?.bytes;

@@ -26,6 +26,7 @@
 import { maskReference } from "../_mask_reference.ts";
 import { RunCursor } from "../_runs.ts";
 import { mask } from "../_wasm/mask.ts";
+import { memoryData } from "../_wasm/registry.ts";
 import { BufferSegment } from "../_segment.ts";
 import type { PoolBlock } from "../memory_pool.ts";
 import { ReadableBuffer, retargetBuffer, walkRuns } from "../readable_buffer.ts";
@@ -149,6 +150,12 @@ export class FrameReader {
   dataBytes: Uint8Array | undefined;
   dataFrom = 0;
   dataTo = 0;
+  /**
+   * When `data` is a short message parsed in one step from pool memory: that memory's
+   * `DataView`, `data` at `dataAt` in it (an echo copies it four bytes a step).
+   */
+  dataMemory: DataView | undefined;
+  dataAt = 0;
   /** The close frame's code, 1005 when it had none (after CLOSE). */
   closeCode: number = NO_STATUS;
   /** The close frame's reason (after CLOSE). */
@@ -263,6 +270,7 @@ export class FrameReader {
     this.#holding = false;
     this.#rangeCount = 0;
     this.dataBytes = undefined;
+    this.dataMemory = undefined;
     this.data = EMPTY_BUFFER;
     const segments = this.#messageSegments;
     for (let i = 0; i < this.#segmentCount; i++) (segments[i] as BufferSegment).bytes = EMPTY;
@@ -489,6 +497,14 @@ export class FrameReader {
       this.#singleBytes = bytes;
       this.#singleOffset = offset;
       this.#singleEnd = this.#runEnd;
+      const block = cursor.block;
+      if (block !== null) {
+        const memory = memoryData(block.memory);
+        if (memory !== undefined) {
+          this.dataMemory = memory;
+          this.dataAt = bytes.byteOffset + from + offset;
+        }
+      }
     }
     return this.#endMessage(buffer);
   }

@@ -28,6 +28,7 @@
 import { RunCursor } from "../_runs.ts";
 import { utf8Length } from "../_text.ts";
 import { mask } from "../_wasm/mask.ts";
+import { memoryDataOf } from "../_wasm/registry.ts";
 import { type ReadableBuffer, walkRuns } from "../readable_buffer.ts";
 import type { WritableChannel } from "../writable_channel.ts";
 
@@ -58,6 +59,8 @@ export class FrameWriter {
   // bytes not yet advanced start: frames are advanced together, when the view is left (full, or
   // at release), so a burst of frames costs one `advance`.
   #view: Uint8Array | undefined;
+  // The whole pool memory's DataView #view lies in: null until asked, undefined when not pool memory.
+  #viewData: DataView | undefined | null = null;
   #at = 0;
   #base = 0;
   // Bytes of the frames written since the last release.
@@ -86,6 +89,7 @@ export class FrameWriter {
   release(): void {
     const pending = this.#view !== undefined ? this.#at - this.#base : 0;
     this.#view = undefined;
+    this.#viewData = null;
     this.#at = this.#base = this.#written = 0;
     if (pending > 0) this.#output.advance(pending);
   }
@@ -99,6 +103,7 @@ export class FrameWriter {
     }
     const fresh = this.#output.getMemory(need);
     this.#view = fresh;
+    this.#viewData = null;
     this.#at = this.#base = 0;
     return fresh;
   }
@@ -190,6 +195,32 @@ export class FrameWriter {
       next += n;
     }
     this.#commit(view, base, at);
+  }
+
+  /**
+   * Writes a short unmasked frame (payload at most 125 bytes) whose payload is `n` bytes at `at`
+   * of a pool memory's `DataView`, when the view in use has room and is pool memory too: copied
+   * four bytes a step. Returns false (nothing written) otherwise.
+   *
+   * @param first The first header byte: FIN, RSV1 and the opcode.
+   */
+  writeShortData(first: number, data: DataView, at: number, n: number): boolean {
+    const current = this.#view;
+    if (current === undefined || this.#masked || n > 125 || current.length - this.#at < n + 2) return false;
+    let target = this.#viewData;
+    if (target === null) target = this.#viewData = memoryDataOf(current.buffer);
+    if (target === undefined) return false;
+    const start = this.#at;
+    current[start] = first;
+    current[start + 1] = n;
+    let t = (current.byteOffset + start + 2) | 0;
+    let s = at | 0;
+    const end = (s + n) | 0;
+    for (const last = end - 3; s < last; s += 4, t += 4) target.setInt32(t, data.getInt32(s, true), true);
+    for (; s < end; s++, t++) target.setUint8(t, data.getUint8(s));
+    this.#at = start + 2 + n;
+    this.#written += 2 + n;
+    return true;
   }
 
   /**

@@ -435,7 +435,13 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       } else if (data === this.#reader.data && this.#reader.dataBytes !== undefined && data.length <= fragmentBytes) {
         // The message just received, in one run of memory: no walk (an echo).
         const reader = this.#reader;
-        this.#writer.writeRange(0x80 | opcode, reader.dataBytes as Uint8Array, reader.dataFrom, reader.dataTo);
+        const memory = reader.dataMemory;
+        if (
+          memory === undefined ||
+          !this.#writer.writeShortData(0x80 | opcode, memory, reader.dataAt, reader.dataTo - reader.dataFrom)
+        ) {
+          this.#writer.writeRange(0x80 | opcode, reader.dataBytes as Uint8Array, reader.dataFrom, reader.dataTo);
+        }
       } else {
         this.#writeMessage(opcode, data, fragmentBytes);
       }
