@@ -57,6 +57,29 @@ export function mask(
   maskWords(bytes, from, to, key, phase);
 }
 
+/**
+ * {@linkcode mask} of `n` bytes at `at` of the pool memory `memory`, for a caller that has its
+ * `DataView` (`data`, from `memoryData`) already: the loop through it for a short run, else the
+ * kernel.
+ */
+export function maskPool(
+  memory: WebAssembly.Memory,
+  data: DataView,
+  at: number,
+  n: number,
+  key: number,
+  phase: number,
+): void {
+  if (n >= KERNEL_FROM_BYTES_WITH_BLOCK && MASK.wantsKernel(n)) {
+    const kernels = kernelsOf(memory);
+    if (kernels !== undefined) {
+      kernels.mask(at, n, key, phase);
+      return;
+    }
+  }
+  maskData(data, at, n, key, phase);
+}
+
 /** {@linkcode mask} of `n` bytes at `at` in a whole pool memory's `DataView`: four bytes a step. */
 function maskData(data: DataView, at: number, n: number, key: number, phase: number): void {
   const shift = (phase & 3) << 3;

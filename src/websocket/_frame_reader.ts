@@ -25,7 +25,7 @@
 
 import { maskReference } from "../_mask_reference.ts";
 import { RunCursor } from "../_runs.ts";
-import { mask } from "../_wasm/mask.ts";
+import { mask, maskPool } from "../_wasm/mask.ts";
 import { memoryData } from "../_wasm/registry.ts";
 import { BufferSegment } from "../_segment.ts";
 import type { PoolBlock } from "../memory_pool.ts";
@@ -486,7 +486,16 @@ export class FrameReader {
     this.#parsed = to;
     if (opcode === OP_TEXT) this.#utf8.reset();
     if (n > 0) {
-      mask(bytes, from + offset, to + offset, key, 0, cursor.block);
+      const block = cursor.block;
+      const memory = block !== null ? memoryData(block.memory) : undefined;
+      if (memory !== undefined) {
+        const at = bytes.byteOffset + from + offset;
+        maskPool((block as PoolBlock).memory, memory, at, n, key, 0);
+        this.dataMemory = memory;
+        this.dataAt = at;
+      } else {
+        mask(bytes, from + offset, to + offset, key, 0, block);
+      }
       if (opcode === OP_TEXT && !this.#utf8.push(bytes, from + offset, to + offset)) {
         return this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
       }
@@ -497,14 +506,6 @@ export class FrameReader {
       this.#singleBytes = bytes;
       this.#singleOffset = offset;
       this.#singleEnd = this.#runEnd;
-      const block = cursor.block;
-      if (block !== null) {
-        const memory = memoryData(block.memory);
-        if (memory !== undefined) {
-          this.dataMemory = memory;
-          this.dataAt = bytes.byteOffset + from + offset;
-        }
-      }
     }
     return this.#endMessage(buffer);
   }
