@@ -410,6 +410,26 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * @throws {TypeError} When `data` is not a string, a `Uint8Array` or a `ReadableBuffer`.
    */
   send(data: string | Uint8Array | ReadableBuffer, options?: SendOptions): Promise<void> {
+    // An echo of the message just received, first and small enough for the JIT to inline into
+    // the caller's loop (so the caller's options object need not be allocated).
+    if (data === this.#reader.data && options?.fragmentBytes === undefined) {
+      const sent = this.#sendEcho(options?.binary ?? true);
+      if (sent !== undefined) return sent;
+    }
+    return this.#send(data, options);
+  }
+
+  /** {@linkcode send} of the message just received when it is short and in pool memory; else undefined. */
+  #sendEcho(binary: boolean): Promise<void> | undefined {
+    const reader = this.#reader;
+    const memory = reader.dataMemory;
+    if (this.#state !== OPEN || this.#deflater !== undefined || memory === undefined) return undefined;
+    const first = binary ? 0x80 | OP_BINARY : 0x80 | OP_TEXT;
+    if (!this.#writer.writeShortData(first, memory, reader.dataAt, reader.dataTo - reader.dataFrom)) return undefined;
+    return this.#sent();
+  }
+
+  #send(data: string | Uint8Array | ReadableBuffer, options: SendOptions | undefined): Promise<void> {
     if (this.#state !== OPEN) return Promise.reject(stateError("WEBSOCKET_CLOSED"));
     try {
       const binary = options?.binary ?? typeof data !== "string";
@@ -435,19 +455,18 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       } else if (data === this.#reader.data && this.#reader.dataBytes !== undefined && data.length <= fragmentBytes) {
         // The message just received, in one run of memory: no walk (an echo).
         const reader = this.#reader;
-        const memory = reader.dataMemory;
-        if (
-          memory === undefined ||
-          !this.#writer.writeShortData(0x80 | opcode, memory, reader.dataAt, reader.dataTo - reader.dataFrom)
-        ) {
-          this.#writer.writeRange(0x80 | opcode, reader.dataBytes as Uint8Array, reader.dataFrom, reader.dataTo);
-        }
+        this.#writer.writeRange(0x80 | opcode, reader.dataBytes as Uint8Array, reader.dataFrom, reader.dataTo);
       } else {
         this.#writeMessage(opcode, data, fragmentBytes);
       }
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#sent();
+  }
+
+  /** After a message's frames were written: flushes, or defers the flush while a received message is handled. */
+  #sent(): Promise<void> {
     // While a received message is handled, flush later (see receive()), unless much is waiting.
     if (this.#deferring && this.#writer.written < DEFER_FLUSH_BYTES) {
       if (!this.#flushPending) {
