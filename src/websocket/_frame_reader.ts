@@ -135,6 +135,10 @@ export class FrameReader {
   #runOk = false;
   #runAt = 0;
   #runEnd = 0;
+  // The current run's pool memory as a DataView, and the memory offset of buffer position 0 in
+  // it (null: not looked up yet for this run; undefined: not pool memory).
+  #runData: DataView | undefined | null = null;
+  #runDataBase = 0;
   // Where the message's first payload bytes lie when one run held them: positions up to
   // #singleEnd map to #singleBytes[position + #singleOffset] (#singleBytes undefined otherwise).
   #singleBytes: Uint8Array | undefined;
@@ -287,6 +291,7 @@ export class FrameReader {
       this.#runOk = cursor.next();
       this.#runAt = this.#parsed;
       this.#runEnd = this.#runAt + cursor.to - cursor.from;
+      this.#runData = null;
     }
     const outcome = this.#parseFrames(buffer);
     if (outcome !== MESSAGE) this.#stopWalk(); // a read or an advanceTo comes next
@@ -308,6 +313,7 @@ export class FrameReader {
       this.#runOk = cursor.next();
       this.#runAt = this.#runEnd;
       this.#runEnd = this.#runAt + cursor.to - cursor.from;
+      this.#runData = null;
     }
   }
 
@@ -487,9 +493,13 @@ export class FrameReader {
     if (opcode === OP_TEXT) this.#utf8.reset();
     if (n > 0) {
       const block = cursor.block;
-      const memory = block !== null ? memoryData(block.memory) : undefined;
+      let memory = this.#runData;
+      if (memory === null) {
+        memory = this.#runData = block !== null ? memoryData(block.memory) : undefined;
+        this.#runDataBase = memory !== undefined ? bytes.byteOffset + offset : 0;
+      }
       if (memory !== undefined) {
-        const at = bytes.byteOffset + from + offset;
+        const at = this.#runDataBase + from;
         maskPool((block as PoolBlock).memory, memory, at, n, key, 0);
         this.dataMemory = memory;
         this.dataAt = at;

@@ -61,6 +61,7 @@ export class FrameWriter {
   #view: Uint8Array | undefined;
   // The whole pool memory's DataView #view lies in: null until asked, undefined when not pool memory.
   #viewData: DataView | undefined | null = null;
+  #viewDataBase = 0;
   #at = 0;
   #base = 0;
   // Bytes of the frames written since the last release.
@@ -208,12 +209,15 @@ export class FrameWriter {
     const current = this.#view;
     if (current === undefined || this.#masked || n > 125 || current.length - this.#at < n + 2) return false;
     let target = this.#viewData;
-    if (target === null) target = this.#viewData = memoryDataOf(current.buffer);
+    if (target === null) {
+      target = this.#viewData = memoryDataOf(current.buffer);
+      this.#viewDataBase = current.byteOffset;
+    }
     if (target === undefined) return false;
     const start = this.#at;
     current[start] = first;
     current[start + 1] = n;
-    let t = (current.byteOffset + start + 2) | 0;
+    let t = (this.#viewDataBase + start + 2) | 0;
     let s = at | 0;
     const end = (s + n) | 0;
     for (const last = end - 3; s < last; s += 4, t += 4) target.setInt32(t, data.getInt32(s, true), true);
