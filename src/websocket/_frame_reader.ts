@@ -338,7 +338,7 @@ export class FrameReader {
       if (available < 2) return NEED_MORE;
       this.#seek(p);
       if (this.#opcode === 0 && this.#server && this.#runOk && available >= 6) {
-        const outcome = this.#shortMessage(buffer, p);
+        const outcome = this.#shortMessage(p);
         if (outcome !== NEED_MORE) return outcome;
       }
       // The header where it lies when its run holds it (as it mostly does), else a copy.
@@ -464,7 +464,7 @@ export class FrameReader {
    * or binary message of at most 125 bytes (no extension bits), while no message is in
    * progress. MESSAGE or FAILED; NEED_MORE when it is not such a frame (the general path parses it).
    */
-  #shortMessage(buffer: ReadableBuffer, p: number): number {
+  #shortMessage(p: number): number {
     const cursor = this.#cursor;
     const bytes = cursor.bytes;
     const offset = cursor.from - this.#runAt;
@@ -479,45 +479,57 @@ export class FrameReader {
     const opcode = b0 & 0x0f;
     const from = p + 6;
     const to = from + n;
-    this.#compressed = false;
-    this.#opcode = opcode;
-    this.#fin = true;
-    this.#masked = true;
-    this.#key = key;
-    this.#fragments = 1;
-    this.#wireBytes = 0;
-    this.#messageBytes = n;
-    this.#payloadLeft = 0;
-    this.#payloadDone = n;
+    // What the general path leaves for a message held: its positions, no compression, and the
+    // message (one segment, or none).
     this.#parsed = to;
-    if (opcode === OP_TEXT) this.#utf8.reset();
-    if (n > 0) {
+    this.#compressed = false;
+    const message = this.#messageBuffer;
+    if (n === 0) retargetBuffer(message, NO_SEGMENTS, 0, 0, 0, 0);
+    else {
       const block = cursor.block;
       let memory = this.#runData;
       if (memory === null) {
         memory = this.#runData = block !== null ? memoryData(block.memory) : undefined;
         this.#runDataBase = memory !== undefined ? bytes.byteOffset + offset : 0;
       }
+      const start = from + offset;
+      const end = to + offset;
       if (memory !== undefined) {
         const at = this.#runDataBase + from;
         maskPool((block as PoolBlock).memory, memory, at, n, key, 0);
         this.dataMemory = memory;
         this.dataAt = at;
       } else {
-        mask(bytes, from + offset, to + offset, key, 0, block);
+        mask(bytes, start, end, key, 0, block);
       }
-      if (opcode === OP_TEXT && !this.#utf8.push(bytes, from + offset, to + offset)) {
-        return this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
+      if (opcode === OP_TEXT) {
+        const utf8 = this.#utf8;
+        utf8.reset();
+        if (!utf8.push(bytes, start, end) || utf8.open) {
+          return this.#fail(INVALID_DATA, "a text message must be valid UTF-8");
+        }
       }
       const ranges = this.#ranges;
       ranges[0] = from;
       ranges[1] = to;
       this.#rangeCount = 2;
-      this.#singleBytes = bytes;
-      this.#singleOffset = offset;
-      this.#singleEnd = this.#runEnd;
+      const segments = this.#messageSegments;
+      let seg = segments[0];
+      if (seg === undefined) segments.push(seg = new BufferSegment(null, EMPTY, 0, 0));
+      seg.bytes = bytes;
+      seg.end = end;
+      seg.runningIndex = 0;
+      retargetBuffer(message, segments, 0, 0, start, end);
+      this.#segmentCount = 1;
+      this.dataBytes = bytes;
+      this.dataFrom = start;
+      this.dataTo = end;
     }
-    return this.#endMessage(buffer);
+    this.#holding = true;
+    this.#heldExamined = false;
+    this.type = opcode === OP_TEXT ? "text" : "binary";
+    this.data = message;
+    return MESSAGE;
   }
 
   /** Unmasks, validates or inflates `buffer[from, to)` of the current frame's payload; false on failure. */
