@@ -4,7 +4,7 @@
  *
  * | path | reads | writes |
  * | --- | --- | --- |
- * | {@linkcode connect} (client socket) | while bytes stream in, straight into pool memory (`onread`), no copy; other reads (small messages) one copy out of a shared 4 KiB buffer | pool views, no copy |
+ * | {@linkcode connect} (client socket) | while bytes stream in, straight into pool memory (`onread`), no copy; other reads (small messages) one copy out of a shared 32 KiB buffer | pool views, no copy |
  * | {@linkcode listen} (accepted socket) | as a client socket, on Node (Node's `onread` internals, checked at each accept); elsewhere (Bun's node:net) one copy of each `data` chunk into pool memory | pool views, no copy |
  * | {@linkcode connectTls} / {@linkcode listenTls} | one copy of each decrypted chunk | pool views, encrypted by Node |
  *
@@ -12,7 +12,7 @@
  * keeps a reference to a written view until the kernel took all of it, so output blocks stay
  * rented until then (most writes are taken at once). Nagle's algorithm is off (as in
  * node:http), so a reply flushed in parts goes out at once. Idle memory: a socket lends Node
- * the shared 4 KiB idle buffer (one for the process), since `onread` needs its buffer before
+ * the shared 32 KiB idle buffer (one for the process), since `onread` needs its buffer before
  * the socket is readable, and copies each read out of it. While its reads keep filling their views (bytes are streaming in), it reads
  * into pool memory instead, a 64 KiB span of adjacent blocks, so one read moves up to 64 KiB
  * with no copy; a socket that goes idle right after such a read holds that span until its
