@@ -5,6 +5,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import { childEnv } from "./_packaging.ts";
+import { runtime } from "./_runtime_adapter.ts";
 
 /** A running example server. */
 export interface ExampleProcess {
@@ -13,9 +14,6 @@ export interface ExampleProcess {
   /** Stops it (SIGTERM) and settles once it exited. */
   stop(): Promise<void>;
 }
-
-const g = globalThis as { Bun?: unknown; Deno?: unknown };
-const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
 
 /**
  * Starts `examples/<name>` with `--port 0` on this runtime (Node 20 cannot run TypeScript: it

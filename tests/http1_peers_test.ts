@@ -12,26 +12,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Connection, ConnectionHandler, Listener, ListenOptions } from "../mod.ts";
+import type { Connection, Listener } from "../mod.ts";
 import { type HttpHandler, serveHttp } from "../src/http1/mod.ts";
 import { bytesOf, decoder, field, parseResponses, rawRequest, textOf } from "./_http1_client.ts";
 import { BIG_MIB } from "./_tcp_cases.ts";
 import { type ExampleProcess, startExample } from "./_example_process.ts";
-
-const g = globalThis as { Bun?: unknown; Deno?: unknown };
-const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
-
-interface Adapter {
-  listen(
-    options: ListenOptions & { onError?: (error: unknown) => void },
-    handler: ConnectionHandler,
-  ): Promise<Listener>;
-}
-const adapter: Adapter = runtime === "deno"
-  ? await import("../src/adapters/deno.ts")
-  : runtime === "bun"
-  ? await import("../src/adapters/bun.ts")
-  : await import("../src/adapters/node.ts");
+import { adapter, runtime } from "./_runtime_adapter.ts";
 
 const CURL = "/usr/bin/curl";
 const MiB = 1024 * 1024;

@@ -5,27 +5,14 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Connection, MemoryPool } from "../mod.ts";
-import * as bunAdapter from "../src/adapters/bun.ts";
-import * as denoAdapter from "../src/adapters/deno.ts";
-import * as nodeAdapter from "../src/adapters/node.ts";
-import type {
-  ConnectionHandler,
-  ConnectOptions,
-  HandlerErrorOptions,
-  Listener,
-  ListenOptions,
-} from "../src/connection.ts";
+import { MemoryPool } from "../mod.ts";
+import type { Listener } from "../src/connection.ts";
 import { RespClient, type RespClientOptions, type RespConnection, RespError, type RespValue } from "../src/resp.ts";
 import { type RedisServer, redisSkip, startRedis } from "./_redis_server.ts";
 import { normal } from "./_resp_reference.ts";
+import { adapter, runtime } from "./_runtime_adapter.ts";
 import { Random, testSeed } from "./_util.ts";
 
-const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
-const adapter: {
-  connect(options: ConnectOptions): Promise<Connection>;
-  listen(options: ListenOptions & HandlerErrorOptions, handler: ConnectionHandler): Promise<Listener>;
-} = { bun: bunAdapter, deno: denoAdapter, node: nodeAdapter }[runtime];
 const skip = redisSkip;
 const MiB = 1024 * 1024;
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Connection, ConnectionHandler, ConnectOptions, Listener, ListenOptions } from "../mod.ts";
+import type { Connection, Listener } from "../mod.ts";
 import { serveHttp } from "../src/http1/mod.ts";
 import {
   acceptWebSocket,
@@ -35,22 +35,9 @@ import {
 } from "./_websocket_reference.ts";
 import { concat } from "./_util.ts";
 import { startExample } from "./_example_process.ts";
+import { adapter, runtime } from "./_runtime_adapter.ts";
 
-const g = globalThis as { Bun?: unknown; Deno?: unknown; WebSocket?: unknown };
-const runtime: "deno" | "bun" | "node" = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
-
-interface Adapter {
-  connect(options: ConnectOptions): Promise<Connection>;
-  listen(
-    options: ListenOptions & { onError?: (error: unknown) => void },
-    handler: ConnectionHandler,
-  ): Promise<Listener>;
-}
-const adapter: Adapter = runtime === "deno"
-  ? await import("../src/adapters/deno.ts")
-  : runtime === "bun"
-  ? await import("../src/adapters/bun.ts")
-  : await import("../src/adapters/node.ts");
+const g = globalThis as { WebSocket?: unknown };
 
 const MiB = 1024 * 1024;
 const hasPython = spawnSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" }).status === 0;
