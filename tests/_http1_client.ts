@@ -5,6 +5,7 @@
 import * as net from "node:net";
 import { Channel, type MemoryPool } from "../mod.ts";
 import { type HttpHandler, serveHttp, type ServeHttpOptions } from "../src/http1/mod.ts";
+import { concat } from "./_util.ts";
 
 /** One response as read by the reference reader. */
 export interface ParsedResponse {
@@ -117,7 +118,7 @@ export function parseResponses(bytes: Uint8Array, methods: readonly string[] = [
         p = lineEnd + 4 + size;
       }
       if (!complete) break;
-      response.body = concatAll(parts);
+      response.body = concat(parts);
       bodyStart = p;
       at = p;
       responses.push(response);
@@ -136,16 +137,6 @@ export function parseResponses(bytes: Uint8Array, methods: readonly string[] = [
     at = bodyStart;
   }
   return { responses, rest: bytes.subarray(at), upgraded: false };
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** What {@linkcode exchange} saw. */
@@ -221,7 +212,7 @@ export async function exchange(
   const want = exchangeOptions.responses ?? Infinity;
   const deadline = Date.now() + 10_000;
   while (!serverDone && !outputDone && Date.now() < deadline) {
-    if (want !== Infinity && finalCount(concatAll(received), exchangeOptions.methods) >= want) break;
+    if (want !== Infinity && finalCount(concat(received), exchangeOptions.methods) >= want) break;
     await delay(1);
   }
   await delay(exchangeOptions.settleMs ?? 5);
@@ -229,7 +220,7 @@ export async function exchange(
   input.writer.complete();
   await serving;
   await reading;
-  return { output: concatAll(received), serverClosed, outputError };
+  return { output: concat(received), serverClosed, outputError };
 }
 
 function finalCount(bytes: Uint8Array, methods: readonly string[] = []): number {
@@ -255,7 +246,7 @@ export function rawRequest(
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ data: concatAll(parts), closedByServer });
+      resolve({ data: concat(parts), closedByServer });
     };
     const timer = setTimeout(() => finish(false), ms);
     socket.on("data", (chunk: Uint8Array) => parts.push(new Uint8Array(chunk)));

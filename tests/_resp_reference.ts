@@ -2,7 +2,7 @@
 // Uint8Array (no resumption, no segments, no fast paths), a generator of random replies, and
 // a normal form for comparing values across runtimes. Not a test file (no _test suffix).
 
-import type { Random } from "./_util.ts";
+import { concat, type Random } from "./_util.ts";
 
 /** What the reference hands out: the same mapping as the parser (errors as { error }). */
 export type RefValue =
@@ -260,16 +260,6 @@ function header(type: string, n: number): Uint8Array {
   return encoder.encode(`${type}${n}\r\n`);
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const CRLF = new Uint8Array([0x0d, 0x0a]);
 
 /** One random RESP3 element (maybe aggregates up to `depth` deep, maybe with attributes). */
@@ -367,12 +357,12 @@ export function randomElement(random: Random, depth: number, top = false): Uint8
       for (let k = 1; k < n; k++) parts.push(randomElement(random, Math.max(0, depth - 1)));
     }
   }
-  return join(parts);
+  return concat(parts);
 }
 
 /** `count` random top-level replies, back to back. */
 export function randomReplies(random: Random, count: number): Uint8Array {
   const parts: Uint8Array[] = [];
   for (let k = 0; k < count; k++) parts.push(randomElement(random, random.int(0, 4), true));
-  return join(parts);
+  return concat(parts);
 }

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Channel, ChannelStateError, type FlushResult, MemoryPool, type ReadResult } from "../mod.ts";
 import { isSettledFlush, wakeReaderAtOnce } from "../src/channel.ts";
+import { concat } from "./_util.ts";
 
 const utf8 = new TextEncoder();
 const text = (result: ReadResult): string => new TextDecoder().decode(result.buffer.toUint8Array());
@@ -1144,7 +1145,7 @@ describe("spans: writes and getMemory past a block", () => {
     assert.deepEqual([...r.buffer].map((v) => v.length), [4096, 3904, 20_000]);
     assert.deepEqual(
       r.buffer.toUint8Array(),
-      concatAll([pattern(1000), pattern(3000), pattern(4000), pattern(20_000)]),
+      concat([pattern(1000), pattern(3000), pattern(4000), pattern(20_000)]),
     );
   });
 
@@ -1197,7 +1198,7 @@ describe("spans: writes and getMemory past a block", () => {
     await channel.writer.write(data); // 4089 bytes left in it, then 4 + 8 single blocks
     assert.equal(pool.stats().freeBlocks, 1);
     const r = await channel.reader.read();
-    assert.deepEqual(r.buffer.toUint8Array(), concatAll([data, data]));
+    assert.deepEqual(r.buffer.toUint8Array(), concat([data, data]));
     assert.ok([...r.buffer].length > 2);
   });
 });
@@ -1367,16 +1368,6 @@ describe("reset() gives a channel equal to a new one", () => {
     assert.deepEqual(await observe(channel), expected);
   });
 });
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 describe("internal hooks of the socket connection (src/channel.ts, not exported from mod.ts)", () => {
   /** Microtask hops until `promise` settles (at most 20). */

@@ -12,6 +12,7 @@ import * as denoFiles from "../src/adapters/deno.ts";
 import * as nodeFiles from "../src/adapters/_files_node.ts";
 import { createFileWith, type FileHandleLike } from "../src/adapters/_files.ts";
 import { MemoryPool } from "../mod.ts";
+import { concat } from "./_util.ts";
 
 const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined && !("Bun" in globalThis);
 const { openFile, createFile } = isDeno ? denoFiles : nodeFiles;
@@ -157,9 +158,7 @@ describe(`files (${isDeno ? "deno" : "node:fs"})`, () => {
       }
       reader.complete();
       await reader.closed;
-      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) all.set(p, (at += p.length) - p.length);
+      const all = concat(parts);
       assert.equal(sha256(all), sha256(data), `readSize ${readSize}`);
       if (readSize > pool.blockSize) assert.ok(largest > pool.blockSize, `one segment holds more than a block`);
       assert.equal(pool.stats().rentedBlocks, 0);

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import * as node from "../src/adapters/node.ts";
 import { readIntoCallerMemory } from "../src/adapters/_node_onread.ts";
 import { tcpCases } from "./_tcp_cases.ts";
+import { concat } from "./_util.ts";
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown };
 const onNode = process.versions.node !== undefined && g.Bun === undefined && g.Deno === undefined;
@@ -55,9 +56,7 @@ describe("accepted node:net sockets read into caller memory (_node_onread.ts)", 
       if (onNode) assert.equal(adopted, true, "Node's accepted sockets can no longer read into caller memory");
       client.end(message);
       await endedPromise;
-      const all = new Uint8Array(got.reduce((n, part) => n + part.length, 0));
-      let at = 0;
-      for (const part of got) all.set(part, at), at += part.length;
+      const all = concat(got);
       assert.deepEqual(all, message);
       if (adopted) {
         assert.ok(received.length >= 10, `${received.length} reads of at most 1000 bytes`);
