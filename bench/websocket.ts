@@ -13,8 +13,8 @@
 // message), 32 B and 4 KiB messages; messages/s counts the echoes received in the window.
 // Servers: channels (`acceptWebSocket` on `./http1`, `for await` over the messages, `await
 // socket.send(message.data)`); Node: `ws` (WebSocketServer, `socket.send(data, { binary })`
-// in the message handler, no permessage-deflate; bufferutil is not installed, so ws masks in
-// JavaScript as most installs do); Deno: `Deno.serve` + `Deno.upgradeWebSocket` (binaryType
+// in the message handler, no permessage-deflate; with bufferutil, the native masking addon ws
+// loads when it is installed, as its README recommends for speed); Deno: `Deno.serve` + `Deno.upgradeWebSocket` (binaryType
 // "arraybuffer", `socket.send(event.data)`); Bun: `Bun.serve` with a `websocket` handler
 // (`ws.send(message)`). One warm-up window each, then `--reps` rounds with the servers in
 // rotating order; the median is reported. A diagnostic row: the runtime's channels adapter

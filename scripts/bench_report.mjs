@@ -528,7 +528,7 @@ const SECTIONS = [
     "websocket",
     "WebSocket",
     summarySection(
-      "Echo through ./websocket on the runtime's TCP adapter ÷ `ws` (Node), Deno.upgradeWebSocket, Bun.serve; unmasking kernel.",
+      "Echo through ./websocket on the runtime's TCP adapter ÷ `ws` with its native `bufferutil` addon (Node), Deno.upgradeWebSocket, Bun.serve; unmasking kernel.",
     ),
   ],
   [
